@@ -1,0 +1,23 @@
+using System.CommandLine;
+using Tailor.Cli.Commands;
+
+namespace Tailor.Cli;
+
+public static class Program
+{
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand(
+            "Tailor: hardware-aware neural architecture search for .NET.\n" +
+            "Finds the most accurate ConvNet that meets a latency budget on a device, trains it and exports it to ONNX.");
+        root.Subcommands.Add(ArchCommands.Zoo());
+        root.Subcommands.Add(ArchCommands.Arch());
+        return root;
+    }
+
+    public static int Main(string[] args)
+    {
+        Tailor.Util.NativeTuning.TuneMalloc();
+        return BuildRoot().Parse(args).Invoke();
+    }
+}
