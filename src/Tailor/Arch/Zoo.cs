@@ -14,6 +14,7 @@ public static class Zoo
         ["spnasnet"] = ("Single-Path NAS Pixel-1 network (Stamoulis et al. 2019)", SinglePathNas),
         ["efficientnet_b0"] = ("EfficientNet-B0 (Tan & Le 2019)", EfficientNetB0),
         ["fbnet_c"] = ("FBNet-C (Wu et al. 2019)", FBNetC),
+        ["mobilenet_v2_cifar"] = ("MobileNetV2 for 32x32 inputs: stride-1 stem and first stride-2 stage at stride 1 (the common CIFAR variant)", MobileNetV2Cifar),
     };
 
     public static IEnumerable<(string Name, string Description)> List() => Entries.Select(e => (e.Key, e.Value.Description));
@@ -69,6 +70,16 @@ public static class Zoo
         foreach (var (t, c, n, s) in new[] { (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1) })
             Stage(b, n, 3, t, s, c, a);
         return Net("mobilenet_v2", Block.ConvBnAct(32, 3, 2, a), b, 1280, a, 0.2);
+    }
+
+    static Architecture MobileNetV2Cifar()
+    {
+        var a = Activation.Relu6;
+        var b = new List<Block>();
+        foreach (var (t, c, n, s) in new[] { (1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1) })
+            Stage(b, n, 3, t, s, c, a);
+        var net = Net("mobilenet_v2_cifar", Block.ConvBnAct(32, 3, 1, a), b, 1280, a, 0.2);
+        return net with { Input = new InputShape(3, 32, 32), Classes = 10 };
     }
 
     static Architecture MnasNetB1()
