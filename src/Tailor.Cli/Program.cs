@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(ArchCommands.Zoo());
         root.Subcommands.Add(ArchCommands.Arch());
         root.Subcommands.Add(SearchCommands.Search());
+        root.Subcommands.Add(TrainCommand.Create());
         return root;
     }
 
