@@ -59,12 +59,21 @@ public sealed class TableSubsetSpace<TArch> : ISearchSpace<TArch> where TArch : 
 
     TArch[] NeighborArray(TArch a) => _near.GetOrAdd(_inner.Key(a), k =>
     {
-        var d = new int[_members.Length];
-        for (int i = 0; i < d.Length; i++) d[i] = _distance(a, _members[i]);
-        return Enumerable.Range(0, _members.Length)
-            .Where(i => _inner.Key(_members[i]) != k)
-            .OrderBy(i => d[i]).ThenBy(i => i)
-            .Take(_neighbors).Select(i => _members[i]).ToArray();
+        // one pass keeping the k nearest (distance, then table order)
+        int kk = Math.Min(_neighbors, _members.Length - 1);
+        if (kk <= 0) return [];
+        var bestD = new int[kk]; var bestI = new int[kk];
+        int filled = 0;
+        for (int i = 0; i < _members.Length; i++)
+        {
+            int d = _distance(a, _members[i]);
+            if (d == 0 && _inner.Key(_members[i]) == k) continue;
+            if (filled == kk && d >= bestD[kk - 1]) continue;
+            int j = filled < kk ? filled++ : kk - 1;
+            while (j > 0 && bestD[j - 1] > d) { bestD[j] = bestD[j - 1]; bestI[j] = bestI[j - 1]; j--; }
+            bestD[j] = d; bestI[j] = i;
+        }
+        return bestI.Take(filled).Select(i => _members[i]).ToArray();
     });
 
     public IReadOnlyList<TArch> Neighbors(TArch a) => NeighborArray(a);
