@@ -268,13 +268,17 @@ public static class SearchCommands
     {
         var first = results[0];
         var t = new Table().Title($"{bench}: {first.Seeds.Length} seeds x {first.Config.Budget.MaxQueries} queries");
-        t.AddColumns("strategy", "mean test", "std", "mean valid", "regret", "RI vs random %", "median q to best", "found best", "HV ratio", "seconds");
+        t.AddColumns("strategy", "test", "valid", "regret", "RI %", "q->best", "found", "HV %", "s");
         foreach (var r in results)
-            t.AddRow(r.Strategy, F(r.MeanTest), F(r.StdTest), F(r.MeanValid), F(r.MeanRegret), F(r.RelativeImprovement),
-                F(r.MedianQueriesToBest, "F1"), r.Reference?.BestValidKey == null ? "-" : $"{r.FoundBest}/{r.Seeds.Length}", F(r.HvRatio, "P2"), F(r.ElapsedS, "F1"));
+            t.AddRow(r.Strategy, $"{F(r.MeanTest)}±{F(r.StdTest)}", F(r.MeanValid), F(r.MeanRegret), F(r.RelativeImprovement, "F1"),
+                F(r.MedianQueriesToBest, "F0"), r.Reference?.BestValidKey == null ? "-" : $"{r.FoundBest}/{r.Seeds.Length}", F(r.HvRatio * 100, "F2"), F(r.ElapsedS, "F1"));
         AnsiConsole.Write(t);
         if (first.Reference is { } reff)
-            Console.Out.WriteLine($"table: {reff.Feasible}/{reff.Total} feasible, mean test {F(reff.MeanTest)}, best test {F(reff.BestTest)}, " +
-                                  $"best-validation arch test {F(reff.BestValidTest)}" + (reff.TrueFrontHv is { } hv ? $", true-front hypervolume {F(hv, "F3")}" : ""));
+        {
+            Console.Out.WriteLine($"test: mean ± std over seeds of the test accuracy of the architecture selected by {first.Problem.Primary}; regret: vs the table's best test {F(reff.BestTest)}; " +
+                                  $"RI: relative improvement over the table's mean test {F(reff.MeanTest)}; q->best: median queries until the table's best by {first.Problem.Primary} " +
+                                  $"(test {F(reff.BestValidTest)}) was evaluated, '-' if at least half the seeds missed it; found: seeds that found it.");
+            Console.Out.WriteLine($"table: {reff.Feasible}/{reff.Total} feasible" + (reff.TrueFrontHv is { } hv ? $"; HV %: mean hypervolume / the true front's ({F(hv, "F3")})" : ""));
+        }
     }
 }

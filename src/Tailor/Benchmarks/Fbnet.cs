@@ -23,6 +23,7 @@ public sealed class FbnetArch : IEquatable<FbnetArch>
     }
 
     public int Op(int layer) => _ops[layer];
+    public ReadOnlySpan<byte> OpSpan => _ops;
     public int[] Ops() => _ops.Select(b => (int)b).ToArray();
     public FbnetArch WithOp(int layer, int op) { var o = Ops(); o[layer] = op; return new FbnetArch(o); }
 
@@ -93,10 +94,12 @@ public sealed class FbnetSpace : ISearchSpace<FbnetArch>
     public string Key(FbnetArch a) => a.ToString();
     public FbnetArch Parse(string key) => FbnetArch.Parse(key);
 
+    /// <summary>Hamming distance over the 22 layers.</summary>
     public static int Distance(FbnetArch a, FbnetArch b)
     {
+        ReadOnlySpan<byte> x = a.OpSpan, y = b.OpSpan;
         int d = 0;
-        for (int l = 0; l < FbnetArch.Layers; l++) if (a.Op(l) != b.Op(l)) d++;
+        for (int l = 0; l < x.Length; l++) d += x[l] != y[l] ? 1 : 0;
         return d;
     }
 }

@@ -4,9 +4,10 @@ namespace Tailor.Benchmarks;
 
 /// <summary>
 /// A space restricted to the architectures a table holds (HW-NAS-Bench FBNet has 5,000 of 9^22).
-/// Sampling is uniform over the members; a mutation or crossover of the inner space that leaves the
-/// table is projected to the nearest member (by <c>distance</c>, ties at random) other than the
-/// parent; neighbours are the <c>neighbors</c> nearest members.
+/// Sampling is uniform over the members; the neighbours of a member are its <c>neighbors</c>
+/// nearest other members (by <c>distance</c>, ties by table order; cached, thread-safe); a mutation
+/// is a random neighbour; a crossover of the inner space that leaves the table is projected to the
+/// nearest member (ties at random).
 /// </summary>
 public sealed class TableSubsetSpace<TArch> : ISearchSpace<TArch> where TArch : notnull
 {
@@ -47,17 +48,35 @@ public sealed class TableSubsetSpace<TArch> : ISearchSpace<TArch> where TArch : 
         return pick < 0 ? x : _members[pick];
     }
 
-    public TArch Mutate(TArch a, Rng rng) => Project(_inner.Mutate(a, rng), _inner.Key(a), rng);
+    public TArch Mutate(TArch a, Rng rng)
+    {
+        var n = NeighborArray(a);
+        return n.Length == 0 ? a : n[rng.Next(n.Length)];
+    }
     public TArch Crossover(TArch a, TArch b, Rng rng) => Project(_inner.Crossover(a, b, rng), null, rng);
 
-    public IReadOnlyList<TArch> Neighbors(TArch a)
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, TArch[]> _near = new();
+
+    TArch[] NeighborArray(TArch a) => _near.GetOrAdd(_inner.Key(a), k =>
     {
-        string k = _inner.Key(a);
-        return Enumerable.Range(0, _members.Length)
-            .Where(i => _inner.Key(_members[i]) != k)
-            .OrderBy(i => _distance(a, _members[i])).ThenBy(i => i)
-            .Take(_neighbors).Select(i => _members[i]).ToList();
-    }
+        // one pass keeping the k nearest (distance, then table order)
+        int kk = Math.Min(_neighbors, _members.Length - 1);
+        if (kk <= 0) return [];
+        var bestD = new int[kk]; var bestI = new int[kk];
+        int filled = 0;
+        for (int i = 0; i < _members.Length; i++)
+        {
+            int d = _distance(a, _members[i]);
+            if (d == 0 && _inner.Key(_members[i]) == k) continue;
+            if (filled == kk && d >= bestD[kk - 1]) continue;
+            int j = filled < kk ? filled++ : kk - 1;
+            while (j > 0 && bestD[j - 1] > d) { bestD[j] = bestD[j - 1]; bestI[j] = bestI[j - 1]; j--; }
+            bestD[j] = d; bestI[j] = i;
+        }
+        return bestI.Take(filled).Select(i => _members[i]).ToArray();
+    });
+
+    public IReadOnlyList<TArch> Neighbors(TArch a) => NeighborArray(a);
 
     public void Encode(TArch a, Span<float> f) => _inner.Encode(a, f);
     public string Key(TArch a) => _inner.Key(a);

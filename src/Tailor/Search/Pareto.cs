@@ -24,6 +24,19 @@ public static class Pareto
         return Dominates(a, b);
     }
 
+    /// <summary>+1 when p constrained-dominates q, -1 when q dominates p, 0 otherwise (one pass over the objectives).</summary>
+    static int Relation(double[] p, double vp, double[] q, double vq)
+    {
+        if (vp != vq && (vp > 0 || vq > 0)) return vp < vq ? 1 : -1; // feasible beats infeasible; smaller violation wins
+        bool pBetter = false, qBetter = false;
+        for (int k = 0; k < p.Length; k++)
+        {
+            if (p[k] < q[k]) pBetter = true;
+            else if (q[k] < p[k]) qBetter = true;
+        }
+        return pBetter == qBetter ? 0 : pBetter ? 1 : -1;
+    }
+
     /// <summary>Fast non-dominated sort (Deb et al. 2002). Returns the fronts (indices, each front in ascending index order) and each point's rank (0 = first front).</summary>
     public static (List<List<int>> Fronts, int[] Rank) NonDominatedSort(IReadOnlyList<double[]> objs, IReadOnlyList<double>? violations = null)
     {
@@ -31,29 +44,26 @@ public static class Pareto
         var dominated = new List<int>[n];
         var count = new int[n];
         var rank = new int[n];
-        var fronts = new List<List<int>> { new() };
+        var viol = new double[n];
+        for (int i = 0; i < n; i++) { dominated[i] = []; viol[i] = violations?[i] ?? 0; }
         for (int p = 0; p < n; p++)
-        {
-            dominated[p] = [];
-            double vp = violations?[p] ?? 0;
-            for (int q = 0; q < n; q++)
+            for (int q = p + 1; q < n; q++)
             {
-                if (p == q) continue;
-                double vq = violations?[q] ?? 0;
-                if (ConstrainedDominates(objs[p], vp, objs[q], vq)) dominated[p].Add(q);
-                else if (ConstrainedDominates(objs[q], vq, objs[p], vp)) count[p]++;
+                int r = Relation(objs[p], viol[p], objs[q], viol[q]);
+                if (r > 0) { dominated[p].Add(q); count[q]++; }
+                else if (r < 0) { dominated[q].Add(p); count[p]++; }
             }
-            if (count[p] == 0) { rank[p] = 0; fronts[0].Add(p); }
-        }
-        int i = 0;
-        while (fronts[i].Count > 0)
+        var fronts = new List<List<int>> { new() };
+        for (int p = 0; p < n; p++) if (count[p] == 0) fronts[0].Add(p);
+        int i0 = 0;
+        while (fronts[i0].Count > 0)
         {
             var next = new List<int>();
-            foreach (int p in fronts[i])
+            foreach (int p in fronts[i0])
                 foreach (int q in dominated[p])
-                    if (--count[q] == 0) { rank[q] = i + 1; next.Add(q); }
+                    if (--count[q] == 0) { rank[q] = i0 + 1; next.Add(q); }
             next.Sort();
-            i++;
+            i0++;
             fronts.Add(next);
         }
         fronts.RemoveAt(fronts.Count - 1);

@@ -165,10 +165,17 @@ public static class ProtocolOutput
         }
         int n = series.Count == 0 ? 1 : (int)series.Max(s => s.X.Count);
         if (bestTest is { } b && double.IsFinite(b)) series.Add(new PlotSeries($"best in table ({F2(b)})", [1, n], [b, b]) { Color = "#000000", LineWidth = 1 });
-        // zoom on the interesting range: from the median of the first-query values
-        var all = series.SelectMany(s => s.Y).Where(double.IsFinite).OrderBy(v => v).ToList();
-        double? ymin = all.Count > 0 ? Math.Max(all[all.Count / 4], all[0]) : null;
-        Plots.Lines(path, series, new PlotOptions { Title = title, XLabel = "queries", YLabel = "test accuracy (%) of the selected architecture", YMin = ymin });
+        // zoom on the interesting range: the mean curves from a tenth of the budget on, and the best of the table
+        var curves = series.Take(series.Count - (bestTest is { } bt && double.IsFinite(bt) ? 1 : 0)).ToList();
+        var ys = curves.SelectMany(c => c.Y.Skip(Math.Max(0, c.Y.Count / 10))).Where(double.IsFinite).ToList();
+        if (bestTest is { } b2 && double.IsFinite(b2)) ys.Add(b2);
+        double? ymin = null, ymax = null;
+        if (ys.Count > 0)
+        {
+            double lo = ys.Min(), hi = ys.Max(), pad = Math.Max(0.05, (hi - lo) * 0.15);
+            ymin = lo - pad; ymax = hi + pad;
+        }
+        Plots.Lines(path, series, new PlotOptions { Title = title, XLabel = "queries", YLabel = "test accuracy (%) of the selected architecture", YMin = ymin, YMax = ymax });
     }
 
     static string F2(double v) => double.IsFinite(v) ? v.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
@@ -178,15 +185,26 @@ public static class ProtocolOutput
         var objs = r.Problem.Objectives;
         double Nat(int k, double v) => objs[k].Maximise ? -v : v;
         var series = new List<PlotSeries>();
+        // points sorted by the x objective so that the staircase is drawn the right way round
+        PlotSeries Stair(string label, List<double[]> pts, string? color, float width)
+        {
+            var xy = pts.Select(p => (X: Nat(1, p[1]), Y: Nat(0, p[0]))).OrderBy(p => p.X).ThenBy(p => p.Y).ToList();
+            return new PlotSeries(label, xy.Select(p => p.X).ToList(), xy.Select(p => p.Y).ToList()) { Step = true, Color = color, LineWidth = width };
+        }
+        double? ymin = null;
         if (r.Reference?.TrueFront is { } tf)
-            series.Add(new("true front (table)", tf.Select(p => Nat(1, p[1])).ToList(), tf.Select(p => Nat(0, p[0])).ToList()) { Color = "#000000", Step = true });
+        {
+            series.Add(Stair("true front (table)", tf, "#000000", 2));
+            // zoom past a lone extreme point (e.g. the empty cell: no latency, 10 % accuracy)
+            var ys = tf.Select(p => Nat(0, p[0])).OrderBy(v => v).ToList();
+            if (ys.Count > 3 && objs[0].Maximise) ymin = ys[1] - 0.05 * (ys[^1] - ys[1]);
+        }
         foreach (var s in r.Seeds.Take(3))
-            if (s.Front != null)
-                series.Add(new($"seed {s.Seed} front", s.Front.Select(p => Nat(1, p[1])).ToList(), s.Front.Select(p => Nat(0, p[0])).ToList()) { Step = true, LineWidth = 1 });
+            if (s.Front != null) series.Add(Stair($"seed {s.Seed} front", s.Front, null, 1));
         Plots.Scatter(path, series, new PlotOptions
         {
             Title = $"{r.Strategy}: Pareto fronts found vs the table's", XLabel = objs[1].Metric, YLabel = objs[0].Metric,
-            Legend = objs[0].Maximise ? "lower-right" : "upper-right",
+            Legend = objs[0].Maximise ? "lower-right" : "upper-right", YMin = ymin,
         });
     }
 

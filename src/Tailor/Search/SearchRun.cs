@@ -102,11 +102,15 @@ public sealed class SearchRun<TArch> where TArch : notnull
             ["strategy"] = Strategy.Name,
             ["max_queries"] = Context.Budget.MaxQueries,
             ["max_cost"] = Context.Budget.MaxCost is { } mc ? mc : null,
+            ["options"] = OptionsText(),
             ["stalled"] = _stalled,
             ["history"] = hist,
             ["strategy_state"] = Strategy.SaveState(),
         };
     }
+
+    string OptionsText() => string.Join(", ", Strategy.Options.OrderBy(p => p.Key, StringComparer.Ordinal)
+        .Select(p => $"{p.Key}={Convert.ToString(p.Value, System.Globalization.CultureInfo.InvariantCulture)}"));
 
     public void SaveTo(string path) => AtomicFile.WriteAllText(path, Save().ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
 
@@ -120,6 +124,8 @@ public sealed class SearchRun<TArch> where TArch : notnull
             if ((string?)state["strategy"] != Strategy.Name) throw new TailorException($"{source}: state of strategy '{state["strategy"]}', not '{Strategy.Name}'");
             if ((string?)state["space"] != Context.Space.Name) throw new TailorException($"{source}: state of space '{state["space"]}', not '{Context.Space.Name}'");
             if ((int?)state["max_queries"] != Context.Budget.MaxQueries) throw new TailorException($"{source}: state has budget {state["max_queries"]}, not {Context.Budget.MaxQueries}");
+            if (state["options"] is JsonNode so && (string?)so != OptionsText())
+                throw new TailorException($"{source}: state of {Strategy.Name} with options {so}, not {OptionsText()}");
             foreach (var n in state["history"]!.AsArray())
             {
                 var o = n!.AsObject();
