@@ -192,7 +192,7 @@ public static class SearchCommands
 
     static double[]? ParseHvRef(string? s, SearchProblem p)
     {
-        if (s == null) return null;
+        if (s == null || p.Objectives.Count != 2) return null; // only two-objective problems have a hypervolume
         var parts = s.Split(',');
         if (parts.Length != p.Objectives.Count) throw new TailorException($"--hv-ref: '{s}' needs {p.Objectives.Count} comma-separated values ({string.Join(", ", p.Objectives)})");
         var v = new double[parts.Length];

@@ -69,7 +69,7 @@ public class SearchCliTests
         Assert.Equal(Strip(Seeds(a)), Strip(Seeds(b)));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("search", "rea", "--bench-file", "/nonexistent/table.csv")]
     [InlineData("search", "rea", "--valid-column", "no_such_column")]
     [InlineData("search", "rea", "--budget", "0")]
@@ -80,6 +80,7 @@ public class SearchCliTests
     [InlineData("search", "weaknas", "--hidden", "a,b")]
     [InlineData("search", "compare", "--strategies", "random,bogo")]
     [InlineData("search", "nsga2", "--hv-ref", "80")]
+    [InlineData("search", "nsga2", "--hv-ref", "80,x")]
     public void BadInputExitsWithAUserError(params string[] args)
     {
         Data.Nb201OrSkip();
