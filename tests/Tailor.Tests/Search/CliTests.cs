@@ -69,6 +69,16 @@ public class SearchCliTests
         Assert.Equal(Strip(Seeds(a)), Strip(Seeds(b)));
     }
 
+    [SkippableFact]
+    public void ResumingFromABrokenStateIsAUserError()
+    {
+        Data.Nb201OrSkip();
+        string dir = Data.TempDir();
+        Directory.CreateDirectory(Path.Combine(dir, "state"));
+        File.WriteAllText(Path.Combine(dir, "state", "seed_0.json"), "{\"version\": 1, \"history\": 3}");
+        Assert.Equal(2, Run("search", "rea", "--budget", "20", "--seeds", "2", "--parallel", "2", "--out", dir, "--resume"));
+    }
+
     [SkippableTheory]
     [InlineData("search", "rea", "--bench-file", "/nonexistent/table.csv")]
     [InlineData("search", "rea", "--valid-column", "no_such_column")]
