@@ -23,7 +23,7 @@ $t search nsga2 --bench nb201 --budget 500 --seeds "$seeds" --hv-ref 85,25 --out
 echo "== NB201 REA under a latency constraint (Pixel 3 <= 10 ms), 150 queries =="
 $t search rea --bench nb201 --budget 150 --seeds "$seeds" --latency-max-ms 10 --out "$out/nb201-rea-lat10"
 
-echo "== FBNet (latencies only): NSGA-II on (Pixel 3, Eyeriss) latency, 500 queries =="
+echo "== FBNet (latencies only): NSGA-II on (Pixel 3, GTX 1080 Ti) latency, 500 queries =="
 $t search nsga2 --bench fbnet --budget 500 --seeds "$seeds" --out "$out/fbnet-nsga2-500"
 
 echo "== speed =="

@@ -20,7 +20,11 @@ public static class SearchCommands
         var cmd = new Command("search",
             "Architecture search. Multi-trial strategies run on tabular benchmarks (NAS-Bench-201, HW-NAS-Bench FBNet) under the " +
             "evaluation protocol: many seeds, select by validation, report the selected architecture's test accuracy, regret, " +
-            "queries to the table's best-validation architecture, and for nsga2 the hypervolume against the table's true front.");
+            "queries to the table's best-validation architecture, and for nsga2 the hypervolume against the table's true front.\n" +
+            "Examples: tailor search weaknas --bench nb201 --budget 150 --seeds 20 --out runs/weaknas --json\n" +
+            "          tailor search nsga2 --budget 500 --latency-max-ms 20 --out runs/nsga2\n" +
+            "          tailor search compare --strategies random,rea,local,weaknas --out runs/compare   (one anytime plot)\n" +
+            "See bench/README.md, section 'Multi-trial search (issue 5)', for the protocol's definitions and measured results.");
         foreach (var name in StrategyFactory.Names) cmd.Subcommands.Add(StrategyCommand(name));
         cmd.Subcommands.Add(Compare());
         cmd.Subcommands.Add(Speed());
@@ -192,7 +196,7 @@ public static class SearchCommands
 
     static double[]? ParseHvRef(string? s, SearchProblem p)
     {
-        if (s == null) return null;
+        if (s == null || p.Objectives.Count != 2) return null; // only two-objective problems have a hypervolume
         var parts = s.Split(',');
         if (parts.Length != p.Objectives.Count) throw new TailorException($"--hv-ref: '{s}' needs {p.Objectives.Count} comma-separated values ({string.Join(", ", p.Objectives)})");
         var v = new double[parts.Length];

@@ -83,7 +83,7 @@ public static class BenchFactory
 {
     public static readonly string[] Names = ["nb201", "fbnet"];
 
-    public const string Nb201Valid = "cifar10_valid_acc_200ep", Nb201Test = "cifar10_test_acc_200ep", DefaultLatency = "latency_ms_pixel3", FbnetLatency2 = "latency_ms_eyeriss";
+    public const string Nb201Valid = "cifar10_valid_acc_200ep", Nb201Test = "cifar10_test_acc_200ep", DefaultLatency = "latency_ms_pixel3", FbnetLatency2 = "latency_ms_gtx1080ti_b1";
 
     static string? Col(string? given, string? fallback) => given switch
     {

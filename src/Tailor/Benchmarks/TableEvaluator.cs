@@ -10,7 +10,7 @@ public sealed record TableColumns
     public string? Test { get; init; }
     public string? Latency { get; init; }
     public string? Cost { get; init; }
-    /// <summary>Extra metrics: metric name -> column (e.g. "latency2" -> latency_ms_eyeriss).</summary>
+    /// <summary>Extra metrics: metric name -> column (e.g. "latency2" -> latency_ms_gtx1080ti_b1).</summary>
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
 }
 

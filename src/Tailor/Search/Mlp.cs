@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
 
 namespace Tailor.Search;
@@ -31,33 +33,35 @@ public sealed class Mlp
         }
     }
 
+    // Elementwise y += a x and the dot product, 8 floats at a time without bounds checks. The
+    // arithmetic (and the order of the dot product's sums) is the same as Vector<float>'s on AVX2.
     static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y)
     {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count)
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        int n = x.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            var va = new Vector<float>(a);
-            var vx = MemoryMarshal.Cast<float, Vector<float>>(x);
-            var vy = MemoryMarshal.Cast<float, Vector<float>>(y);
-            for (int k = 0; k < vx.Length; k++) vy[k] += va * vx[k];
-            i = vx.Length * Vector<float>.Count;
+            var va = Vector256.Create(a);
+            for (; i <= n - 8; i += 8)
+                (Vector256.LoadUnsafe(ref ry, (nuint)i) + va * Vector256.LoadUnsafe(ref rx, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
         }
-        for (; i < x.Length; i++) y[i] += a * x[i];
+        for (; i < n; i++) Unsafe.Add(ref ry, i) += a * Unsafe.Add(ref rx, i);
     }
 
     static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {
-        int i = 0; float s = 0;
-        if (Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count)
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        int n = x.Length, i = 0;
+        float s = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
         {
-            var acc = Vector<float>.Zero;
-            var vx = MemoryMarshal.Cast<float, Vector<float>>(x);
-            var vy = MemoryMarshal.Cast<float, Vector<float>>(y);
-            for (int k = 0; k < vx.Length; k++) acc += vx[k] * vy[k];
-            s = Vector.Dot(acc, Vector<float>.One);
-            i = vx.Length * Vector<float>.Count;
+            var acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8) acc += Vector256.LoadUnsafe(ref rx, (nuint)i) * Vector256.LoadUnsafe(ref ry, (nuint)i);
+            s = Vector<float>.Count == 8 ? Vector.Dot(acc.AsVector(), Vector<float>.One) : Vector256.Sum(acc);
         }
-        for (; i < x.Length; i++) s += x[i] * y[i];
+        for (; i < n; i++) s += Unsafe.Add(ref rx, i) * Unsafe.Add(ref ry, i);
         return s;
     }
 
@@ -71,10 +75,71 @@ public sealed class Mlp
             var z = acts[l + 1].AsSpan();
             _b[l].CopyTo(z);
             var a = acts[l];
-            for (int i = 0; i < a.Length; i++)
-                if (a[i] != 0) Axpy(a[i], _w[l].AsSpan(i * fout, fout), z);
+            var w = _w[l];
+            if (fout == 1)
+            {
+                // the output unit: the same sums in the same order, without a call per input
+                float acc = z[0];
+                for (int i = 0; i < a.Length; i++) if (a[i] != 0) acc += a[i] * w[i];
+                z[0] = acc;
+            }
+            else if (fout == 32 && Vector256.IsHardwareAccelerated) Dense32(a, w, z);
+            else
+                for (int i = 0; i < a.Length; i++)
+                    if (a[i] != 0) Axpy(a[i], w.AsSpan(i * fout, fout), z);
             if (l < _w.Length - 1)
                 for (int j = 0; j < z.Length; j++) if (z[j] < 0) z[j] = 0;
+        }
+    }
+
+    /// <summary>z += sum_i a_i W[i, :] for 32 outputs held in four registers (same sums, same order as the Axpy loop).</summary>
+    static void Dense32(float[] a, float[] w, Span<float> z)
+    {
+        ref float rz = ref MemoryMarshal.GetReference(z);
+        ref float rw = ref MemoryMarshal.GetArrayDataReference(w);
+        var z0 = Vector256.LoadUnsafe(ref rz, 0); var z1 = Vector256.LoadUnsafe(ref rz, 8);
+        var z2 = Vector256.LoadUnsafe(ref rz, 16); var z3 = Vector256.LoadUnsafe(ref rz, 24);
+        for (int i = 0; i < a.Length; i++)
+        {
+            float ai = a[i];
+            if (ai == 0) continue;
+            var va = Vector256.Create(ai);
+            nuint o = (nuint)(i * 32);
+            z0 += va * Vector256.LoadUnsafe(ref rw, o); z1 += va * Vector256.LoadUnsafe(ref rw, o + 8);
+            z2 += va * Vector256.LoadUnsafe(ref rw, o + 16); z3 += va * Vector256.LoadUnsafe(ref rw, o + 24);
+        }
+        z0.StoreUnsafe(ref rz, 0); z1.StoreUnsafe(ref rz, 8); z2.StoreUnsafe(ref rz, 16); z3.StoreUnsafe(ref rz, 24);
+    }
+
+    /// <summary>The backward step of a 32-output layer with the output delta in registers: g[i, :] += a_i d, dprev_i = W[i, :] . d (through ReLU).</summary>
+    static void Back32(float[] a, float[] w, float[] g, float[] d, float[] dprev, bool needPrev)
+    {
+        ref float rd = ref MemoryMarshal.GetArrayDataReference(d);
+        ref float rw = ref MemoryMarshal.GetArrayDataReference(w);
+        ref float rg = ref MemoryMarshal.GetArrayDataReference(g);
+        var d0 = Vector256.LoadUnsafe(ref rd, 0); var d1 = Vector256.LoadUnsafe(ref rd, 8);
+        var d2 = Vector256.LoadUnsafe(ref rd, 16); var d3 = Vector256.LoadUnsafe(ref rd, 24);
+        for (int i = 0; i < a.Length; i++)
+        {
+            float ai = a[i];
+            nuint o = (nuint)(i * 32);
+            if (ai != 0)
+            {
+                var va = Vector256.Create(ai);
+                (Vector256.LoadUnsafe(ref rg, o) + va * d0).StoreUnsafe(ref rg, o);
+                (Vector256.LoadUnsafe(ref rg, o + 8) + va * d1).StoreUnsafe(ref rg, o + 8);
+                (Vector256.LoadUnsafe(ref rg, o + 16) + va * d2).StoreUnsafe(ref rg, o + 16);
+                (Vector256.LoadUnsafe(ref rg, o + 24) + va * d3).StoreUnsafe(ref rg, o + 24);
+            }
+            if (!needPrev) continue;
+            if (ai > 0)
+            {
+                var acc = Vector256<float>.Zero;
+                acc += Vector256.LoadUnsafe(ref rw, o) * d0; acc += Vector256.LoadUnsafe(ref rw, o + 8) * d1;
+                acc += Vector256.LoadUnsafe(ref rw, o + 16) * d2; acc += Vector256.LoadUnsafe(ref rw, o + 24) * d3;
+                dprev[i] = Vector<float>.Count == 8 ? Vector.Dot(acc.AsVector(), Vector<float>.One) : Vector256.Sum(acc);
+            }
+            else dprev[i] = 0f;
         }
     }
 
@@ -112,13 +177,24 @@ public sealed class Mlp
                     Axpy(1f, d, gb[l]);
                     var a = acts[l];
                     var dprev = deltas[l];
-                    for (int i = 0; i < a.Length; i++)
+                    var w = _w[l]; var g = gw[l];
+                    if (fout == 1)
                     {
-                        var wrow = _w[l].AsSpan(i * fout, fout);
-                        if (a[i] != 0) Axpy(a[i], d, gw[l].AsSpan(i * fout, fout));
-                        // delta of the previous hidden layer through ReLU (not needed for the input layer)
-                        dprev[i] = l > 0 && a[i] > 0 ? Dot(wrow, d) : 0f;
+                        float d0 = d[0];
+                        for (int i = 0; i < a.Length; i++)
+                        {
+                            if (a[i] != 0) g[i] += a[i] * d0;
+                            dprev[i] = l > 0 && a[i] > 0 ? w[i] * d0 : 0f;
+                        }
                     }
+                    else if (fout == 32 && Vector256.IsHardwareAccelerated) Back32(a, w, g, d, dprev, l > 0);
+                    else
+                        for (int i = 0; i < a.Length; i++)
+                        {
+                            if (a[i] != 0) Axpy(a[i], d, g.AsSpan(i * fout, fout));
+                            // delta of the previous hidden layer through ReLU (not needed for the input layer)
+                            if (l > 0) dprev[i] = a[i] > 0 ? Dot(w.AsSpan(i * fout, fout), d) : 0f;
+                        }
                 }
             }
             float c1 = 1f - MathF.Pow(b1, epoch), c2 = 1f - MathF.Pow(b2, epoch);

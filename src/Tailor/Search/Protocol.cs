@@ -176,13 +176,21 @@ public static class Protocol
         var sw = Stopwatch.StartNew();
         var results = new SeedResult[cfg.Seeds];
         var opts = make((ulong)cfg.FirstSeed).Options;
-        System.Threading.Tasks.Parallel.For(0, cfg.Seeds, new ParallelOptions { MaxDegreeOfParallelism = cfg.Parallel, CancellationToken = cancel }, i =>
+        try
         {
-            int seed = cfg.FirstSeed + i;
-            var res = RunSeed(seed, make((ulong)seed), space, evaluator, problem, cfg, reference, hvRef, cancel);
-            results[i] = res;
-            onSeedDone?.Invoke(res);
-        });
+            System.Threading.Tasks.Parallel.For(0, cfg.Seeds, new ParallelOptions { MaxDegreeOfParallelism = cfg.Parallel, CancellationToken = cancel }, i =>
+            {
+                int seed = cfg.FirstSeed + i;
+                var res = RunSeed(seed, make((ulong)seed), space, evaluator, problem, cfg, reference, hvRef, cancel);
+                results[i] = res;
+                onSeedDone?.Invoke(res);
+            });
+        }
+        catch (AggregateException e) when (e.Flatten().InnerExceptions.FirstOrDefault(x => x is TailorException or OperationCanceledException) is { } user)
+        {
+            // a user error in one seed (e.g. a bad state file) stays a one-line user error
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(user).Throw();
+        }
         return new ProtocolResult
         {
             Strategy = strategy, Options = opts, Problem = problem, Config = cfg, Reference = reference,

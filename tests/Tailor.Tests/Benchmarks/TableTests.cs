@@ -108,7 +108,7 @@ public class TableTests
         Assert.Equal(5000, s.Space.Size);
         Assert.Equal("7 8 1 8 4 8 8 8 7 4 1 4 7 3 2 7 3 2 4 2 4 5", s.Space.Key(s.Evaluator.Archs[0]));
         Assert.Equal(17.5577, s.Evaluator.RowMetrics[0].Latency);
-        Assert.Equal(5.22998, s.Evaluator.RowMetrics[0].Get("latency2"));
+        Assert.Equal(10.6153, s.Evaluator.RowMetrics[0].Get("latency2"));
         var e = Assert.Throws<TailorException>(() => s.ProblemFor("rea"));
         Assert.Contains("no accuracy column", e.Message);
         var p = s.ProblemFor("nsga2");

@@ -69,7 +69,17 @@ public class SearchCliTests
         Assert.Equal(Strip(Seeds(a)), Strip(Seeds(b)));
     }
 
-    [Theory]
+    [SkippableFact]
+    public void ResumingFromABrokenStateIsAUserError()
+    {
+        Data.Nb201OrSkip();
+        string dir = Data.TempDir();
+        Directory.CreateDirectory(Path.Combine(dir, "state"));
+        File.WriteAllText(Path.Combine(dir, "state", "seed_0.json"), "{\"version\": 1, \"history\": 3}");
+        Assert.Equal(2, Run("search", "rea", "--budget", "20", "--seeds", "2", "--parallel", "2", "--out", dir, "--resume"));
+    }
+
+    [SkippableTheory]
     [InlineData("search", "rea", "--bench-file", "/nonexistent/table.csv")]
     [InlineData("search", "rea", "--valid-column", "no_such_column")]
     [InlineData("search", "rea", "--budget", "0")]
@@ -80,6 +90,7 @@ public class SearchCliTests
     [InlineData("search", "weaknas", "--hidden", "a,b")]
     [InlineData("search", "compare", "--strategies", "random,bogo")]
     [InlineData("search", "nsga2", "--hv-ref", "80")]
+    [InlineData("search", "nsga2", "--hv-ref", "80,x")]
     public void BadInputExitsWithAUserError(params string[] args)
     {
         Data.Nb201OrSkip();
