@@ -14,6 +14,9 @@ public static class Program
         root.Subcommands.Add(ArchCommands.Arch());
         root.Subcommands.Add(SearchCommands.Search());
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(HardwareCommands.Export());
+        root.Subcommands.Add(HardwareCommands.Latency());
+        root.Subcommands.Add(HardwareCommands.Lut());
         return root;
     }
 

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using Tailor.Arch;
+using Tailor.Hardware.Latency;
+using Tailor.Util;
+
+Tailor.Util.NativeTuning.TuneMalloc();
+string cmd = args.Length > 0 ? args[0] : "noise";
+if (cmd == "noise")
+{
+    // How stable are median / low quantiles / min of a measurement across repeats under the current load?
+    var t = new OrtCpuTarget(1);
+    var arch = Zoo.Get(args.Length > 1 ? args[1] : "mobilenet_v2", new InputShape(3, 32, 32), 10);
+    using var m = t.Prepare(arch);
+    int reps = 20;
+    var stats = new Dictionary<string, List<double>> { ["median"] = new(), ["p25"] = new(), ["p10"] = new(), ["min"] = new() };
+    for (int r = 0; r < reps; r++)
+    {
+        for (int w = 0; w < 10; w++) m.Run();
+        var s = new List<double>();
+        for (int i = 0; i < 90; i++) { long t0 = Stopwatch.GetTimestamp(); m.Run(); s.Add((Stopwatch.GetTimestamp() - t0) * 1000.0 / Stopwatch.Frequency); }
+        stats["median"].Add(Stats.Median(s)); stats["p25"].Add(Stats.Quantile(s, 0.25)); stats["p10"].Add(Stats.Quantile(s, 0.10)); stats["min"].Add(s.Min());
+        Thread.Sleep(200);
+    }
+    foreach (var (k, v) in stats) Console.WriteLine($"{k,-7} mean {v.Average():F4} ms  cv {Stats.Cv(v) * 100:F1}%  range {v.Min():F4}..{v.Max():F4}");
+    Console.WriteLine($"load {MachineInfo.LoadAverage()}");
+}
+if (cmd == "trace")
+{
+    var t = new OrtCpuTarget(1);
+    var arch = Zoo.Get(args.Length > 1 ? args[1] : "mobilenet_v2", new InputShape(3, 32, 32), 10);
+    using var m = t.Prepare(arch);
+    for (int w = 0; w < 20; w++) m.Run();
+    var s = new List<double>();
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < 4000; i++) { long t0 = Stopwatch.GetTimestamp(); m.Run(); s.Add((Stopwatch.GetTimestamp() - t0) * 1000.0 / Stopwatch.Frequency); }
+    for (int i = 0; i < 4000; i += 100)
+    {
+        var w = s.Skip(i).Take(100).ToList();
+        Console.WriteLine($"{i,5}: min {w.Min():F3} p25 {Stats.Quantile(w, 0.25):F3} med {Stats.Median(w):F3} p90 {Stats.Quantile(w, 0.9):F3}");
+    }
+    Console.WriteLine($"total {sw.Elapsed.TotalSeconds:F1}s load {MachineInfo.LoadAverage()}");
+}
+if (cmd == "stat")
+{
+    var t = new OrtCpuTarget(1);
+    var names = new[] { "mobilenet_v2", "mnasnet_a1", "fbnet_c", "efficientnet_b0", "spnasnet" };
+    var models = names.Select(n => t.Prepare(Zoo.Get(n, new InputShape(3, 32, 32), 10))).ToList();
+    int reps = int.Parse(args.Length > 1 ? args[1] : "6"), rounds = int.Parse(args.Length > 2 ? args[2] : "30");
+    var res = new Dictionary<string, double[,]> { ["med"] = new double[reps, names.Length], ["p25"] = new double[reps, names.Length], ["p10"] = new double[reps, names.Length], ["min"] = new double[reps, names.Length] };
+    foreach (var m in models) for (int w = 0; w < 10; w++) m.Run();
+    for (int rep = 0; rep < reps; rep++)
+    {
+        var med = names.Select(_ => new List<double>()).ToList();
+        for (int r = 0; r < rounds; r++)
+            for (int j = 0; j < models.Count; j++)
+            {
+                int i = (j + r) % models.Count;
+                var s = new List<double>();
+                for (int k = 0; k < 15; k++) { long t0 = Stopwatch.GetTimestamp(); models[i].Run(); s.Add((Stopwatch.GetTimestamp() - t0) * 1000.0 / Stopwatch.Frequency); }
+                med[i].Add(Stats.Median(s));
+            }
+        for (int i = 0; i < names.Length; i++)
+        {
+            res["med"][rep, i] = Stats.Median(med[i]); res["p25"][rep, i] = Stats.Quantile(med[i], 0.25);
+            res["p10"][rep, i] = Stats.Quantile(med[i], 0.10); res["min"][rep, i] = med[i].Min();
+        }
+    }
+    foreach (var (k, v) in res)
+    {
+        var cvs = Enumerable.Range(0, names.Length).Select(i => Stats.Cv(Enumerable.Range(0, reps).Select(r => v[r, i]).ToList())).ToList();
+        // ratio to model 0 across repeats
+        var rcv = Enumerable.Range(1, names.Length - 1).Select(i => Stats.Cv(Enumerable.Range(0, reps).Select(r => v[r, i] / v[r, 0]).ToList())).ToList();
+        Console.WriteLine($"{k,-4} cv per model: {string.Join(" ", cvs.Select(c => (c * 100).ToString("F1")))}   ratio cv: {string.Join(" ", rcv.Select(c => (c * 100).ToString("F1")))}  means: {string.Join(" ", Enumerable.Range(0, names.Length).Select(i => Enumerable.Range(0, reps).Average(r => v[r, i]).ToString("F3")))}");
+    }
+    Console.WriteLine($"load {MachineInfo.LoadAverage()}");
+}
+if (cmd == "gbdt")
+{
+    var enc = Tailor.Hardware.Predictors.ArchEncodings.Parse(args[1]);
+    var data = Tailor.Hardware.Predictors.LatencyCsv.Load(args[2], enc, args[3]);
+    var idx = Enumerable.Range(0, data.Count).ToArray();
+    new Random(0).Shuffle(idx);
+    var tr = idx.Take(1000).ToArray(); var te = idx.Skip(1000).Take(2000).ToArray();
+    TorchSharp.torch.set_num_threads(1);
+    foreach (var mo in new[] { new Tailor.Hardware.Predictors.MlpOptions(), new Tailor.Hardware.Predictors.MlpOptions { WeightDecay = 1e-3 }, new Tailor.Hardware.Predictors.MlpOptions { LearningRate = 3e-3 },
+                               new Tailor.Hardware.Predictors.MlpOptions { HiddenLayers = 0 } })
+    {
+        var sw = Stopwatch.StartNew();
+        using var p = Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, tr.Select(i => data.Choices[i]).ToList(), tr.Select(i => data.Latency[i]).ToList(), 0, mo);
+        var m = Tailor.Hardware.PredictionMetrics.Of(p.Predict(te.Select(i => data.Choices[i]).ToList()), te.Select(i => data.Latency[i]).ToArray());
+        Console.WriteLine($"mlp wd {mo.WeightDecay} layers {mo.HiddenLayers} steps {p.TrainedSteps}: {m} ({sw.Elapsed.TotalSeconds:F1}s)");
+    }
+    if (args.Length > 4) return;
+    foreach (var (trees, leaves, lr, minleaf) in new[] { (2000, 2, 0.3, 5), (3000, 4, 0.1, 5), (3000, 8, 0.05, 5), (5000, 3, 0.2, 2) })
+    {
+        var sw = Stopwatch.StartNew();
+        using var p = Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, tr.Select(i => data.Choices[i]).ToList(), tr.Select(i => data.Latency[i]).ToList(), 0,
+            new Tailor.Hardware.Predictors.GbdtOptions { Trees = trees, Leaves = leaves, LearningRate = lr, MinLeafExamples = minleaf });
+        var m = Tailor.Hardware.PredictionMetrics.Of(p.Predict(te.Select(i => data.Choices[i]).ToList()), te.Select(i => data.Latency[i]).ToArray());
+        Console.WriteLine($"trees {trees} leaves {leaves} lr {lr} minleaf {minleaf}: {m} ({sw.Elapsed.TotalSeconds:F1}s)");
+    }
+}

@@ -1,0 +1,94 @@
+using Microsoft.ML.OnnxRuntime;
+using Tailor.Arch;
+using Tailor.Hardware.Onnx;
+using Tailor.Hardware.Onnx.Proto;
+
+namespace Tailor.Hardware.Latency;
+
+/// <summary>ONNX Runtime's CPU execution provider: sequential execution, <see cref="Threads"/> intra-op threads, all graph optimisations.</summary>
+public sealed class OrtCpuTarget(int threads = 1) : ILatencyTarget
+{
+    public string Kind => "ort-cpu";
+    public int Threads { get; } = threads;
+    public string Spec => $"ort-cpu:threads={Threads}";
+    public string Runtime => $"onnxruntime {Version}";
+
+    static readonly Lazy<string> _version = new(() => OrtEnv.Instance().GetVersionString());
+    public static string Version => _version.Value;
+
+    public SessionOptions Options()
+    {
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = Threads,
+            InterOpNumThreads = 1,
+        };
+        return so;
+    }
+
+    public ILatencyModel Prepare(Architecture arch, int batch = 1, int seed = 0) =>
+        Load(OnnxExport.FromArchitecture(arch, seed, Fixed(batch)));
+
+    public ILatencyModel PrepareSegment(Architecture arch, ArchAnalysis analysis, int from, int to, int batch = 1, int seed = 0) =>
+        Load(OnnxExport.BuildSegment(arch, analysis, from, to, new RandomWeights(seed), Fixed(batch)));
+
+    public ILatencyModel PrepareOverhead(int channels, int height, int width, int batch = 1)
+    {
+        var arch = new Architecture { Input = new InputShape(channels, height, width), Blocks = { Block.Skip(channels) } };
+        return PrepareSegment(arch, ArchAnalysis.Analyze(arch), 0, 1, batch);
+    }
+
+    static OnnxExportOptions Fixed(int batch) => new() { DynamicBatch = false, Batch = batch };
+
+    public ILatencyModel Load(ModelProto model) => new OrtModel(OnnxExport.ToBytes(model), Options());
+
+    /// <summary>A session with preallocated input (random, seeded) and output: Run() only runs the graph.</summary>
+    public sealed class OrtModel : ILatencyModel
+    {
+        readonly InferenceSession _session;
+        readonly RunOptions _run = new();
+        readonly OrtValue _input, _output;
+        readonly string[] _inNames, _outNames;
+
+        public OrtModel(byte[] model, SessionOptions options, int seed = 1)
+        {
+            using (options) _session = new InferenceSession(model, options);
+            var inMeta = _session.InputMetadata.Single();
+            var outMeta = _session.OutputMetadata.Single();
+            long[] inShape = inMeta.Value.Dimensions.Select(d => (long)d).ToArray();
+            long[] outShape = outMeta.Value.Dimensions.Select(d => (long)d).ToArray();
+            if (inShape.Any(d => d < 1) || outShape.Any(d => d < 1))
+                throw new InvalidOperationException("latency models need a fixed batch (export with DynamicBatch = false)");
+            var rng = new Random(seed);
+            var x = new float[inShape.Aggregate(1L, (p, d) => p * d)];
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+            _input = OrtValue.CreateTensorValueFromMemory(x, inShape);
+            _output = OrtValue.CreateTensorValueFromMemory(new float[outShape.Aggregate(1L, (p, d) => p * d)], outShape);
+            _inNames = new[] { inMeta.Key };
+            _outNames = new[] { outMeta.Key };
+        }
+
+        public void Run() => _session.Run(_run, _inNames, new[] { _input }, _outNames, new[] { _output });
+
+        public void Dispose()
+        {
+            _input.Dispose(); _output.Dispose(); _run.Dispose(); _session.Dispose();
+        }
+    }
+}
+
+/// <summary>Runs ONNX models once on given inputs (export checks; not for timing).</summary>
+public static class OrtRunner
+{
+    /// <summary>Output of the single-output model on an input of the given shape.</summary>
+    public static float[] Run(byte[] model, float[] input, long[] shape, int threads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
+    {
+        using var so = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = threads, InterOpNumThreads = 1 };
+        using var s = new InferenceSession(model, so);
+        using var x = OrtValue.CreateTensorValueFromMemory(input, shape);
+        using var outs = s.Run(new RunOptions(), new[] { s.InputMetadata.Keys.Single() }, new[] { x }, new[] { s.OutputMetadata.Keys.Single() });
+        return outs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+}

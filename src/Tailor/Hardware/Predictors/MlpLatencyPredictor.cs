@@ -1,0 +1,241 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Tailor.Hardware.Predictors;
+
+/// <summary>A fitted latency predictor over an <see cref="IArchEncoding"/>.</summary>
+public interface ILatencyPredictor : IDisposable
+{
+    string Name { get; }
+    IArchEncoding Encoding { get; }
+    /// <summary>Predicted latency (the unit of the training data, e.g. ms) of each architecture (one choice per group).</summary>
+    double[] Predict(IReadOnlyList<int[]> choices);
+}
+
+public sealed record MlpOptions
+{
+    public int Hidden { get; init; } = 128;
+    public int HiddenLayers { get; init; } = 2;
+    /// <summary>Full-batch Adam steps (cosine learning-rate decay).</summary>
+    public int Steps { get; init; } = 1000;
+    public double LearningRate { get; init; } = 1e-3;
+    public double WeightDecay { get; init; } = 1e-5;
+    /// <summary>The relative error divides by max(y, this quantile of the training latencies), so that a few
+    /// near-zero latencies (e.g. pruned, disconnected cells) cannot dominate the loss.</summary>
+    public double FloorQuantile { get; init; } = 0.05;
+    /// <summary>Share of the training rows held out to choose the number of steps (early stopping); 0 = train <see cref="Steps"/> steps.</summary>
+    public double ValidationShare { get; init; } = 0.2;
+    public int EvalEvery { get; init; } = 25;
+    /// <summary>Stop the early-stopping pass after this many steps without improvement.</summary>
+    public int Patience { get; init; } = 250;
+    /// <summary>Ridge of the least-squares initialisation of the linear term, relative to the mean diagonal.</summary>
+    public double Ridge { get; init; } = 1e-4;
+}
+
+/// <summary>
+/// MLP latency predictor (the latency-aware differentiable NAS recipe, methods.md §3), in TorchSharp.
+/// prediction = scale * (linear(x) + mlp(x)): the linear term is the additive per-op cost (a learned
+/// LUT, initialised by weighted least squares), the MLP the interactions; trained on the relative
+/// squared error ((pred - y) / max(y, floor))^2, since the
+/// figure of merit (within +-10%) is relative. Input x is the concatenated one-hot of the choices, or
+/// for differentiable search a probability vector per group (<see cref="PredictSoft(Tensor)"/>): the
+/// output is then differentiable with respect to the architecture weights.
+/// </summary>
+public sealed class MlpLatencyPredictor : ILatencyPredictor
+{
+    sealed class Net : nn.Module<Tensor, Tensor>
+    {
+        private readonly Linear linear;
+        private readonly Sequential mlp;
+
+        public Net(int dim, MlpOptions o) : base("LatencyMlp")
+        {
+            linear = nn.Linear(dim, 1);
+            var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+            int d = dim;
+            for (int i = 0; i < o.HiddenLayers; i++)
+            {
+                layers.Add(($"fc{i}", nn.Linear(d, o.Hidden)));
+                layers.Add(($"relu{i}", nn.ReLU()));
+                d = o.Hidden;
+            }
+            var last = nn.Linear(d, 1);
+            using (no_grad()) { last.weight!.mul_(0.1); last.bias!.zero_(); }
+            layers.Add(("out", last));
+            mlp = nn.Sequential(layers);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x) => (linear.call(x) + mlp.call(x)).squeeze(-1);
+
+        /// <summary>Sets the linear term to the weighted ridge least-squares fit of (x, t) with weights 1/d^2 (the relative error).</summary>
+        public void InitLinear(Tensor x, double[] t, double[] d, double ridge)
+        {
+            int n = (int)x.shape[0], k = (int)x.shape[1];
+            var xs = x.data<float>().ToArray();
+            int m = k + 1;
+            var a = new double[m, m];
+            var b = new double[m];
+            var row = new double[m];
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < k; j++) row[j] = xs[i * k + j];
+                row[k] = 1;
+                double w = 1 / (d[i] * d[i]);
+                for (int p = 0; p < m; p++)
+                {
+                    if (row[p] == 0) continue;
+                    double wp = w * row[p];
+                    b[p] += wp * t[i];
+                    for (int q = 0; q < m; q++) a[p, q] += wp * row[q];
+                }
+            }
+            double tr = 0;
+            for (int p = 0; p < m; p++) tr += a[p, p];
+            for (int p = 0; p < k; p++) a[p, p] += ridge * tr / m + 1e-12;
+            var sol = Tailor.Util.Stats.SolveSymmetric(a, b);
+            using var _ = no_grad();
+            linear.weight!.copy_(tensor(sol.Take(k).Select(v => (float)v).ToArray()).reshape(1, k));
+            linear.bias!.copy_(tensor(new[] { (float)sol[k] }));
+        }
+    }
+
+    readonly Net _net;
+    readonly double _scale;
+
+    public string Name => "mlp";
+    public IArchEncoding Encoding { get; }
+    public MlpOptions Options { get; }
+
+    MlpLatencyPredictor(IArchEncoding enc, Net net, double scale, MlpOptions o)
+    {
+        Encoding = enc; _net = net; _scale = scale; Options = o;
+    }
+
+    /// <summary>
+    /// Fits on the given architectures and latencies (deterministic for a seed and thread count).
+    /// Early stopping: a first pass trains on 80% of the rows and finds the step with the lowest loss on
+    /// the other 20% (checked every <see cref="MlpOptions.EvalEvery"/> steps); the final model trains on
+    /// all rows for that many steps. Noisy data thus stops early (close to the linear model), clean
+    /// data trains long.
+    /// </summary>
+    public static MlpLatencyPredictor Fit(IArchEncoding enc, IReadOnlyList<int[]> choices, IReadOnlyList<double> latency, int seed = 0, MlpOptions? o = null)
+    {
+        o ??= new MlpOptions();
+        if (choices.Count != latency.Count || choices.Count == 0) throw new TailorException("mlp fit: need as many latencies as architectures (and at least one)");
+        double scale = latency.Average();
+        double floor = Tailor.Util.Stats.Quantile(latency.ToList(), Math.Clamp(o.FloorQuantile, 0, 1));
+        int steps = o.Steps;
+        if (o.ValidationShare > 0 && choices.Count >= 10)
+        {
+            var idx = Enumerable.Range(0, choices.Count).ToArray();
+            new Random(seed ^ 0x5eed).Shuffle(idx);
+            int nVal = Math.Max(2, (int)Math.Round(choices.Count * o.ValidationShare));
+            var val = idx.Take(nVal).ToArray();
+            var tr = idx.Skip(nVal).ToArray();
+            using var probe = Train(enc, tr.Select(i => choices[i]).ToList(), tr.Select(i => latency[i]).ToList(), scale, floor, o, seed, o.Steps,
+                (val.Select(i => choices[i]).ToList(), val.Select(i => latency[i]).ToList()), out int best);
+            steps = best;
+        }
+        var net = Train(enc, choices, latency, scale, floor, o, seed, steps, null, out _);
+        return new MlpLatencyPredictor(enc, net, scale, o) { TrainedSteps = steps };
+    }
+
+    /// <summary>Steps of the final training (chosen by early stopping).</summary>
+    public int TrainedSteps { get; private init; }
+
+    static Net Train(IArchEncoding enc, IReadOnlyList<int[]> choices, IReadOnlyList<double> latency, double scale, double floor, MlpOptions o, int seed,
+        int steps, (IReadOnlyList<int[]> C, IReadOnlyList<double> Y)? val, out int bestStep)
+    {
+        torch.manual_seed(seed);
+        var net = new Net(enc.FeatureDim, o);
+        bestStep = 0;
+        using var scope = NewDisposeScope();
+        var x = Features(enc, choices);
+        net.InitLinear(x, latency.Select(v => v / scale).ToArray(), latency.Select(v => Math.Max(v, floor) / scale).ToArray(), o.Ridge);
+        var t = tensor(latency.Select(v => (float)(v / scale)).ToArray());
+        var den = t.clamp_min(floor / scale);
+        Tensor? vx = null, vt = null, vden = null;
+        if (val is { } v)
+        {
+            vx = Features(enc, v.C);
+            vt = tensor(v.Y.Select(y => (float)(y / scale)).ToArray());
+            vden = vt.clamp_min(floor / scale);
+        }
+        double bestLoss = double.PositiveInfinity;
+        if (vx is not null)
+            using (no_grad())
+            {
+                var vr0 = (net.call(vx) - vt!) / vden!;
+                bestLoss = (vr0 * vr0).mean().item<float>();
+            }
+        var opt = optim.Adam(net.parameters(), o.LearningRate, weight_decay: o.WeightDecay);
+        for (int s = 0; s < steps; s++)
+        {
+            using var step = NewDisposeScope();
+            double lr = o.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * s / o.Steps));
+            foreach (var g in opt.ParamGroups) g.LearningRate = lr;
+            opt.zero_grad();
+            var rel = (net.call(x) - t) / den;
+            var loss = (rel * rel).mean();
+            loss.backward();
+            opt.step();
+            if (vx is not null && ((s + 1) % o.EvalEvery == 0 || s + 1 == steps))
+            {
+                using var _ = no_grad();
+                var vr = (net.call(vx) - vt!) / vden!;
+                double vl = (vr * vr).mean().item<float>();
+                if (vl < bestLoss) { bestLoss = vl; bestStep = s + 1; }
+                else if (s + 1 - bestStep >= o.Patience) break;
+            }
+        }
+        net.eval();
+        return net;
+    }
+
+    static Tensor Features(IArchEncoding enc, IReadOnlyList<int[]> choices)
+    {
+        int d = enc.FeatureDim;
+        var a = new float[choices.Count * d];
+        for (int i = 0; i < choices.Count; i++) enc.Features(choices[i]).CopyTo(a, i * d);
+        return tensor(a, new long[] { choices.Count, d });
+    }
+
+    public double[] Predict(IReadOnlyList<int[]> choices)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var y = _net.call(Features(Encoding, choices)) * _scale;
+        return y.data<float>().Select(v => (double)v).ToArray();
+    }
+
+    /// <summary>
+    /// Predicted latency for soft op weights: <paramref name="opWeights"/> is [D] or [B, D], the
+    /// concatenation over groups (in <see cref="IArchEncoding.GroupSizes"/> order) of probability vectors
+    /// (e.g. softmax of architecture logits). Returns a scalar or [B] tensor in the data's unit,
+    /// differentiable with respect to <paramref name="opWeights"/>. One-hot input gives <see cref="Predict"/>.
+    /// </summary>
+    public Tensor PredictSoft(Tensor opWeights)
+    {
+        if (opWeights.shape[^1] != Encoding.Dim())
+            throw new TailorException($"mlp predictor: op weights have {opWeights.shape[^1]} features, the encoding {Encoding.Name} has {Encoding.Dim()}");
+        return _net.call(Encoding.SoftFeatures(opWeights.to_type(ScalarType.Float32))) * _scale;
+    }
+
+    /// <summary>Same, with one tensor per group ([K_g] or [B, K_g]); they are concatenated in order.</summary>
+    public Tensor PredictSoft(IReadOnlyList<Tensor> perGroup)
+    {
+        if (perGroup.Count != Encoding.GroupSizes.Count)
+            throw new TailorException($"mlp predictor: expected {Encoding.GroupSizes.Count} groups of op weights, got {perGroup.Count}");
+        for (int g = 0; g < perGroup.Count; g++)
+            if (perGroup[g].shape[^1] != Encoding.GroupSizes[g])
+                throw new TailorException($"mlp predictor: group {g} has {perGroup[g].shape[^1]} op weights, expected {Encoding.GroupSizes[g]}");
+        return PredictSoft(cat(perGroup.ToArray(), -1));
+    }
+
+    /// <summary>The parameters, e.g. to freeze them (requires_grad_(false)) inside a search.</summary>
+    public IEnumerable<Parameter> Parameters() => _net.parameters();
+
+    public void Dispose() => _net.Dispose();
+}
