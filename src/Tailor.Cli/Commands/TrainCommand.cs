@@ -116,7 +116,7 @@ public static class TrainCommand
     static string Pct(double? v) => v is double d ? (100 * d).ToString("F2", CultureInfo.InvariantCulture) + "%" : "-";
     static string F(double? v, string f = "F4") => v is double d ? d.ToString(f, CultureInfo.InvariantCulture) : "-";
 
-    static RunSummary Train(TrainingRun run, IAnsiConsole console, CancellationToken ct)
+    internal static RunSummary Train(TrainingRun run, IAnsiConsole console, CancellationToken ct)
     {
         var tc = run.Config.Train;
         int first = (run.ResumeHeader?.Epoch ?? 0) + 1;
@@ -177,7 +177,7 @@ public static class TrainCommand
         return run.Run(ct);
     }
 
-    static void PrintSummary(IAnsiConsole console, TrainingRun run, RunSummary s)
+    internal static void PrintSummary(IAnsiConsole console, TrainingRun run, RunSummary s)
     {
         var t = new Table().Title("training").AddColumns("epoch", "lr", "train loss", "train acc", "val loss", "val acc", "img/s", "seconds");
         foreach (var m in run.Trainer!.State.History)

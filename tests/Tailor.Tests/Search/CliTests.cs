@@ -10,8 +10,8 @@ public class SearchCliTests
     [SkippableFact]
     public void ReaRunWritesSummaryHistoriesAndPlot()
     {
-        Data.Nb201OrSkip();
-        string dir = Data.TempDir();
+        SharedTables.Nb201OrSkip();
+        string dir = SharedTables.TempDir();
         Assert.Equal(0, Run("search", "rea", "--bench", "nb201", "--budget", "30", "--seeds", "3", "--out", dir, "--json"));
         var s = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))!.AsObject();
         foreach (var k in new[] { "mean_test", "std_test", "mean_regret", "median_queries_to_best", "relative_improvement_pct", "config", "versions", "per_seed" })
@@ -31,8 +31,8 @@ public class SearchCliTests
     [SkippableFact]
     public void Nsga2ReportsHypervolumes()
     {
-        Data.Nb201OrSkip();
-        string dir = Data.TempDir();
+        SharedTables.Nb201OrSkip();
+        string dir = SharedTables.TempDir();
         Assert.Equal(0, Run("search", "nsga2", "--budget", "200", "--seeds", "2", "--out", dir, "--json"));
         var s = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))!.AsObject();
         Assert.True((double)s["hypervolume"]! > 0);
@@ -44,8 +44,8 @@ public class SearchCliTests
     [SkippableFact]
     public void CompareRunsSeveralStrategiesOnOnePlot()
     {
-        Data.Nb201OrSkip();
-        string dir = Data.TempDir();
+        SharedTables.Nb201OrSkip();
+        string dir = SharedTables.TempDir();
         Assert.Equal(0, Run("search", "compare", "--strategies", "random,rea,local", "--budget", "25", "--seeds", "2", "--out", dir));
         var c = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "compare.json")))!;
         Assert.Equal(3, c["strategies"]!.AsArray().Count);
@@ -56,8 +56,8 @@ public class SearchCliTests
     [SkippableFact]
     public void ResumeGivesTheSameResult()
     {
-        Data.Nb201OrSkip();
-        string a = Data.TempDir(), b = Data.TempDir();
+        SharedTables.Nb201OrSkip();
+        string a = SharedTables.TempDir(), b = SharedTables.TempDir();
         Assert.Equal(0, Run("search", "weaknas", "--budget", "40", "--seeds", "2", "--epochs", "20", "--out", a, "--json"));
         // b: the first seed ran 20 queries, then "crashed"; resume finishes it
         Assert.Equal(0, Run("search", "weaknas", "--budget", "40", "--seeds", "2", "--epochs", "20", "--out", b, "--json", "--checkpoint-every", "10"));
@@ -72,8 +72,8 @@ public class SearchCliTests
     [SkippableFact]
     public void ResumingFromABrokenStateIsAUserError()
     {
-        Data.Nb201OrSkip();
-        string dir = Data.TempDir();
+        SharedTables.Nb201OrSkip();
+        string dir = SharedTables.TempDir();
         Directory.CreateDirectory(Path.Combine(dir, "state"));
         File.WriteAllText(Path.Combine(dir, "state", "seed_0.json"), "{\"version\": 1, \"history\": 3}");
         Assert.Equal(2, Run("search", "rea", "--budget", "20", "--seeds", "2", "--parallel", "2", "--out", dir, "--resume"));
@@ -93,16 +93,16 @@ public class SearchCliTests
     [InlineData("search", "nsga2", "--hv-ref", "80,x")]
     public void BadInputExitsWithAUserError(params string[] args)
     {
-        Data.Nb201OrSkip();
-        string dir = Data.TempDir();
+        SharedTables.Nb201OrSkip();
+        string dir = SharedTables.TempDir();
         Assert.Equal(2, Run([.. args, "--seeds", "1", "--out", dir]));
     }
 
     [SkippableFact]
     public void FbnetAccuracySearchIsRefusedButNsga2Runs()
     {
-        Data.FbnetOrSkip();
-        string dir = Data.TempDir();
+        SharedTables.FbnetOrSkip();
+        string dir = SharedTables.TempDir();
         Assert.Equal(2, Run("search", "rea", "--bench", "fbnet", "--seeds", "1", "--out", dir));
         Assert.Equal(0, Run("search", "nsga2", "--bench", "fbnet", "--budget", "100", "--seeds", "1", "--out", dir, "--json"));
         var s = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))!;

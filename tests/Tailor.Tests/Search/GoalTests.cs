@@ -8,7 +8,7 @@ public class GoalTests
 {
     static ProtocolResult Run(string strategy, int seeds, int budget, int parallel = 1)
     {
-        var s = Data.Nb201();
+        var s = SharedTables.Nb201();
         var p = s.ProblemFor(strategy);
         return Protocol.Run(strategy, seed => StrategyFactory.Create<Nb201Arch>(strategy, seed), s.Space, s.Evaluator, p,
             new ProtocolConfig { Seeds = seeds, Budget = new Budget(budget), Parallel = parallel }, s.Reference(p));

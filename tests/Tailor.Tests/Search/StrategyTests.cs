@@ -51,7 +51,7 @@ public class StrategyTests
         {
             var first = new SearchRun<Nb201Arch>(Space, new SyntheticNb201(), ProblemOf(name), Make(name, 5), new Budget(70));
             first.Run(stopAfterQueries: stop);
-            string dir = Data.TempDir();
+            string dir = SharedTables.TempDir();
             string path = Path.Combine(dir, "state.json");
             first.SaveTo(path);
             Assert.Empty(Directory.GetFiles(dir, ".*tmp*"));
@@ -78,7 +78,7 @@ public class StrategyTests
         Assert.Contains("budget", Assert.Throws<TailorException>(() => budget.Load((JsonObject)state.DeepClone())).Message);
         var options = new SearchRun<Nb201Arch>(Space, new SyntheticNb201(), Single, new RegularizedEvolution<Nb201Arch>(1, 12, 3), new Budget(30));
         Assert.Contains("options", Assert.Throws<TailorException>(() => options.Load((JsonObject)state.DeepClone())).Message);
-        string dir = Data.TempDir();
+        string dir = SharedTables.TempDir();
         File.WriteAllText(Path.Combine(dir, "bad.json"), "{not json");
         var fresh = new SearchRun<Nb201Arch>(Space, new SyntheticNb201(), Single, Make("rea", 1), new Budget(30));
         Assert.Contains("bad.json", Assert.Throws<TailorException>(() => fresh.LoadFrom(Path.Combine(dir, "bad.json"))).Message);

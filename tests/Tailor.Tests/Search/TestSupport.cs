@@ -33,7 +33,7 @@ public sealed class SyntheticNb201 : IEvaluator<Nb201Arch>
     public Metrics Evaluate(Nb201Arch arch) { Interlocked.Increment(ref Calls); return Of(arch); }
 }
 
-public static class Data
+public static class SharedTables
 {
     public static string Nb201OrSkip()
     {
