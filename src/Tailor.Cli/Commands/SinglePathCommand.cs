@@ -27,6 +27,7 @@ public static class SinglePathCommand
         var data = new Option<string?>("--data") { Description = $"Dataset ({Datasets.SpecHelp}); default: fashion-mnist for spnas-fmnist, cifar10 for spnas-cifar" };
         var target = new Option<string>("--target") { Description = "Latency target device: ort-cpu[:threads=N] (ONNX Runtime CPU) or torch-cpu[:threads=N]", DefaultValueFactory = _ => "ort-cpu" };
         var latency = new Option<double?>("--latency-ms") { Description = "Latency target in ms: lambda is found automatically (dual ascent; docs/single-path.md)" };
+        var fraction = new Option<double?>("--latency-fraction") { Description = "Latency target as a point of the table's reachable range: min + F*(max - min), 0 < F < 1 (convenient for demos and scripts)" };
         var lambda = new Option<double?>("--lambda") { Description = "Fixed lambda (the paper's mode, no target); default 0.02 when --latency-ms is not given" };
         var epochs = new Option<int>("--epochs") { Description = "Search epochs (phase 1 = 5/8 of them)", DefaultValueFactory = _ => 4 };
         var trainEpochs = new Option<int>("--train-epochs") { Description = "Epochs of the final training from scratch (0 = search only)", DefaultValueFactory = _ => 3 };
@@ -56,7 +57,7 @@ public static class SinglePathCommand
             "lut.json, train/, model.onnx and summary.json into --out.\n" +
             "Example: tailor search single-path --space spnas-fmnist --data fashion-mnist --target ort-cpu --latency-ms 1.5 --epochs 4 --out runs/spnas")
         {
-            space, data, target, latency, lambda, epochs, trainEpochs, batch, lr, optimizer, subset, seed, threads, output, resume, lutPath,
+            space, data, target, latency, fraction, lambda, epochs, trainEpochs, batch, lr, optimizer, subset, seed, threads, output, resume, lutPath,
             width, layers, kernels, expansions, searchSe, norm, faithful, formula, eta, maxError, json,
         };
         c.SetAction(r => Cli.Run(() =>
@@ -108,6 +109,13 @@ public static class SinglePathCommand
                 lut.Save(lutFile);
             }
             var table = new LayerLatencies(sp, lut.FixedMs, lut.Entry);
+            if (r.GetValue(fraction) is double f)
+            {
+                if (cfg.TargetMs != null || r.GetValue(lambda) != null) throw new TailorException("--latency-fraction excludes --latency-ms and --lambda");
+                if (!(f > 0 && f < 1)) throw new TailorException($"--latency-fraction must be in (0, 1) (got {f})");
+                var (mn, mx) = table.Range();
+                cfg = cfg with { TargetMs = mn + f * (mx - mn) };
+            }
             var search = new SinglePathSearch(sp, table, cfg); // checks the target against the reachable range
 
             // 2. data: the same subset and train split the final training uses
