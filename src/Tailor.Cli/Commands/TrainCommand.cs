@@ -53,6 +53,7 @@ public static class TrainCommand
 
         cmd.SetAction(r => Cli.Run(() =>
         {
+            ThreadTuning.PreferPassiveWait(); // before libtorch loads (see ThreadTuning)
             bool Given(Option o) => r.GetResult(o) is { Implicit: false };
             bool asJson = r.GetValue(json);
             TrainingRun run;
