@@ -53,6 +53,7 @@ public static class TrainCommand
 
         cmd.SetAction(r => Cli.Run(() =>
         {
+            ThreadTuning.PreferPassiveWait(); // before libtorch loads (see ThreadTuning)
             bool Given(Option o) => r.GetResult(o) is { Implicit: false };
             bool asJson = r.GetValue(json);
             TrainingRun run;
@@ -129,8 +130,7 @@ public static class TrainCommand
         console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                     new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
                 ProgressTask? task = null;
@@ -139,18 +139,19 @@ public static class TrainCommand
                     if (task == null || p.StepInEpoch == 1 && task.IsFinished)
                         task = ctx.AddTask($"epoch {p.Epoch + 1}/{tc.Epochs}", maxValue: p.StepsPerEpoch);
                     task.Value = p.StepInEpoch;
-                    task.Description = $"epoch {p.Epoch + 1}/{tc.Epochs}  loss {p.RunningLoss:F3}  acc {100 * p.RunningAcc:F1}%  {p.ImagesPerSecond:F0} img/s" +
-                                       (p.StepInEpoch == p.StepsPerEpoch ? "  validating..." : "");
+                    task.Description = $"epoch {p.Epoch + 1}/{tc.Epochs} loss {p.RunningLoss:F3} acc {100 * p.RunningAcc:F1}% {p.ImagesPerSecond:F0} img/s" +
+                                       (p.StepInEpoch == p.StepsPerEpoch && run.ValSet != null ? " (validating)" : "");
                 };
                 run.EpochEnd = m =>
                 {
                     if (task == null) return;
-                    task.Description = $"epoch {m.Epoch}/{tc.Epochs}  loss {m.TrainLoss:F3}  acc {100 * m.TrainAcc:F1}%  " +
-                                       $"val {Pct(m.ValAcc)}  {m.ImagesPerSecond:F0} img/s";
+                    task.Description = $"epoch {m.Epoch}/{tc.Epochs} loss {m.TrainLoss:F3} acc {100 * m.TrainAcc:F1}% val {Pct(m.ValAcc)} {m.ImagesPerSecond:F0} img/s";
                     task.StopTask();
                 };
-                run.Phase = msg => ctx.AddTask(Cli.Escape(msg), maxValue: 1).IsIndeterminate = true;
+                ProgressTask? phase = null;
+                run.Phase = msg => { phase = ctx.AddTask(Cli.Escape(msg), maxValue: 1); phase.IsIndeterminate = true; };
                 summary = run.Run(ct);
+                if (phase != null) { phase.IsIndeterminate = false; phase.Value = 1; phase.StopTask(); }
             });
         return summary!;
     }
@@ -181,7 +182,7 @@ public static class TrainCommand
     {
         var t = new Table().Title("training").AddColumns("epoch", "lr", "train loss", "train acc", "val loss", "val acc", "img/s", "seconds");
         foreach (var m in run.Trainer!.State.History)
-            t.AddRow(m.Epoch.ToString(), m.Lr.ToString("G4", CultureInfo.InvariantCulture), F(m.TrainLoss), Pct(m.TrainAcc), F(m.ValLoss), Pct(m.ValAcc),
+            t.AddRow(m.Epoch.ToString(), m.Lr >= 1e-3 ? m.Lr.ToString("F4", CultureInfo.InvariantCulture) : m.Lr.ToString("0.00e0", CultureInfo.InvariantCulture), F(m.TrainLoss), Pct(m.TrainAcc), F(m.ValLoss), Pct(m.ValAcc),
                 m.ImagesPerSecond.ToString("F0", CultureInfo.InvariantCulture), m.Seconds.ToString("F1", CultureInfo.InvariantCulture));
         console.Write(t);
         var g = new Table().Title("summary").AddColumns("", "");

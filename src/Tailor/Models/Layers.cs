@@ -161,7 +161,7 @@ public sealed class MBConvModule : nn.Module<Tensor, Tensor>
         var h = x;
         if (conv_pw != null) h = act1!.call(bn1!.call(conv_pw.call(h)));
         if (_shuffleGroups > 1) h = ChannelShuffle(h, _shuffleGroups);
-        h = act2.call(bn2.call(conv_dw.call(h)));
+        h = act2.call(bn2.call(Depthwise.Forward(conv_dw, h)));
         if (se != null) h = se.call(h);
         h = bn3.call(conv_pwl.call(h));
         return _residual ? h + x : h;

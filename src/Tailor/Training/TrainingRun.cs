@@ -198,6 +198,11 @@ public sealed class TrainingRun : IDisposable
     {
         string full = Path.GetFullPath(outDir);
         if (File.Exists(full)) throw new TailorException($"--out {outDir}: exists and is not a directory");
+        for (var up = Path.GetDirectoryName(full); up != null; up = Path.GetDirectoryName(up))
+        {
+            if (Directory.Exists(up)) break;
+            if (File.Exists(up)) throw new TailorException($"--out {outDir}: cannot create the directory ({up} is a file, not a directory)");
+        }
         if (!resume && File.Exists(Path.Combine(full, CheckpointFile)))
             throw new TailorException($"--out {outDir}: already holds a training run ({CheckpointFile}); continue it with --resume {outDir}, or choose another folder");
         bool created = !Directory.Exists(full);
@@ -331,6 +336,7 @@ public sealed class TrainingRun : IDisposable
                 ["cpu"] = CpuModel(),
                 ["cores"] = Environment.ProcessorCount,
                 ["threads"] = threads,
+                ["omp_wait_policy"] = ThreadTuning.Describe(),
                 ["device"] = Device.ToString(),
                 ["malloc_tuned"] = OperatingSystem.IsLinux(),
             },

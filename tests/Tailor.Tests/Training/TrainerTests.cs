@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace Tailor.Tests.Training;
 
+[Collection("serial")]
 public class TrainerTests
 {
     static TrainConfig Cfg(string optimizer, int epochs = 2) => new()
