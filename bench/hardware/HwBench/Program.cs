@@ -100,3 +100,48 @@ if (cmd == "gbdt")
         Console.WriteLine($"trees {trees} leaves {leaves} lr {lr} minleaf {minleaf}: {m} ({sw.Elapsed.TotalSeconds:F1}s)");
     }
 }
+if (cmd == "ratio")
+{
+    // Is fixed + sum of isolated blocks = whole network? All models interleaved in the same rounds, so load hits all alike.
+    var t = new OrtCpuTarget(1);
+    var space = Spaces.Get(args.Length > 1 ? args[1] : "spnas-cifar");
+    int evict = args.Length > 2 ? int.Parse(args[2]) : 0;
+    int nArch = args.Length > 3 ? int.Parse(args[3]) : 3;
+    var rng = new Random(5);
+    var models = new List<ILatencyModel>(); var owner = new List<(int Arch, int Row)>();
+    var archs = Enumerable.Range(0, nArch).Select(_ => space.Build(space.Sample(rng))).ToList();
+    for (int a = 0; a < archs.Count; a++)
+    {
+        models.Add(t.Prepare(archs[a])); owner.Add((a, -1));
+        var an = ArchAnalysis.Analyze(archs[a]);
+        for (int r = 0; r < an.Layers.Count; r++)
+        {
+            if (an.Layers[r].Kind == "skip") continue;
+            var m = t.PrepareSegment(archs[a], an, r, r + 1);
+            ((OrtCpuTarget.OrtModel)m).EvictBytes = evict;
+            models.Add(m); owner.Add((a, r));
+        }
+    }
+    var ov = t.PrepareOverhead(3, 32, 32); models.Add(ov); owner.Add((-1, -1));
+    var sw = Stopwatch.StartNew();
+    var res = LatencyMeter.MeasureMany(models, new MeasureOptions { MinRounds = 30, MaxRounds = 30, MaxError = 1 });
+    double o = res[^1].MedianMs;
+    for (int a = 0; a < archs.Count; a++)
+    {
+        double full = 0, sum = o; int n = 0;
+        for (int i = 0; i < owner.Count; i++)
+        {
+            if (owner[i].Arch != a) continue;
+            if (owner[i].Row < 0) full = res[i].MedianMs; else { sum += res[i].MedianMs - o; n++; }
+        }
+        Console.WriteLine($"{archs[a].Name}: full {full:F3} ms, sum of {n} blocks {sum:F3} ms, full/sum {full / sum:F3}");
+    }
+    Console.WriteLine($"overhead {o:F4} ms, evict {evict} B, {sw.Elapsed.TotalSeconds:F0} s, load {MachineInfo.LoadAverage()}");
+}
+if (cmd == "clockres")
+{
+    var vals = new List<long>();
+    long prev = ThreadClock.Nanoseconds();
+    for (int i = 0; i < 20; i++) { long x; do { x = ThreadClock.Nanoseconds(); } while (x == prev); vals.Add(x - prev); prev = x; }
+    Console.WriteLine("thread clock steps (ns): " + string.Join(" ", vals));
+}

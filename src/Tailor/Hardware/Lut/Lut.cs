@@ -68,6 +68,8 @@ public sealed class Lut
     [JsonPropertyName("machine")] public string Machine { get; init; } = "";
     [JsonPropertyName("date")] public string Date { get; init; } = "";
     [JsonPropertyName("measure")] public MeasureOptions? Measure { get; init; }
+    /// <summary>What the times are: "cpu" (thread CPU time of single-threaded runs) or "wall".</summary>
+    [JsonPropertyName("clock")] public string Clock { get; init; } = "";
     [JsonPropertyName("build_seconds")] public double BuildSeconds { get; init; }
     [JsonPropertyName("load_avg")] public double? LoadAvg { get; init; }
     /// <summary>Time of one call of an empty graph (subtracted from every measured part, added once to the fixed part).</summary>
@@ -127,7 +129,7 @@ public sealed class Lut
     Lut Copy(LutCalibration c, double seconds) => new()
     {
         Space = Space, SpaceConfig = SpaceConfig, Input = Input, Classes = Classes, Batch = Batch, Target = Target, Runtime = Runtime,
-        Threads = Threads, Machine = Machine, Date = Date, Measure = Measure, BuildSeconds = seconds, LoadAvg = LoadAvg,
+        Threads = Threads, Machine = Machine, Date = Date, Measure = Measure, Clock = Clock, BuildSeconds = seconds, LoadAvg = LoadAvg,
         OverheadMs = OverheadMs, RawFixedMs = RawFixedMs, Fixed = Fixed, Layers = Layers, Calibration = c,
     };
 
