@@ -145,3 +145,32 @@ if (cmd == "clockres")
     for (int i = 0; i < 20; i++) { long x; do { x = ThreadClock.Nanoseconds(); } while (x == prev); vals.Add(x - prev); prev = x; }
     Console.WriteLine("thread clock steps (ns): " + string.Join(" ", vals));
 }
+if (cmd == "noise-floor")
+{
+    // NB201 cells that compute the same function: with edge 2<-1 = none, nodes 1 and 2 are interchangeable,
+    // so (a, b, none, x, c, d) and (b, a, none, x, d, c) are the same network. Their measured latencies
+    // differ only by measurement noise: the ceiling of any predictor's within +-10%.
+    string csv = args[1];
+    var enc = new Tailor.Hardware.Predictors.Nb201Encoding();
+    var header = File.ReadLines(csv).First().Split(',');
+    Console.WriteLine("| column | isomorphic pairs | median abs diff / mean | p90 | one within +-10% of the other |");
+    Console.WriteLine("|---|---|---|---|---|");
+    foreach (var col in header.Where(h => h.StartsWith("latency")))
+    {
+        var data = Tailor.Hardware.Predictors.LatencyCsv.Load(csv, enc, col);
+        var map = new Dictionary<string, double>();
+        for (int i = 0; i < data.Count; i++) map[string.Join(",", data.Choices[i])] = data.Latency[i];
+        var rel = new List<double>(); int within = 0;
+        foreach (var (k, v) in map)
+        {
+            var c = k.Split(',').Select(int.Parse).ToArray();
+            if (c[2] != 0) continue;
+            var sw = new[] { c[1], c[0], 0, c[3], c[5], c[4] };
+            string ks = string.Join(",", sw);
+            if (ks == k || string.CompareOrdinal(k, ks) > 0 || !map.TryGetValue(ks, out var v2)) continue;
+            rel.Add(Math.Abs(v - v2) / ((v + v2) / 2));
+            if (Math.Abs(v - v2) <= 0.1 * v2) within++;
+        }
+        Console.WriteLine($"| {col} | {rel.Count} | {Stats.Median(rel) * 100:F1}% | {Stats.Quantile(rel, 0.9) * 100:F1}% | {within * 100.0 / rel.Count:F1}% |");
+    }
+}

@@ -129,9 +129,24 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
     }
 
     [Fact]
+    public void RecalibrationKeepsTheEntriesAndRefitsOnFreshMeasurements()
+    {
+        var again = LutBuilder.Recalibrate(fx.Lut, fx.Space, fx.Target, HwData.Quick);
+        Assert.Equal(fx.Lut.Layers, again.Layers);
+        Assert.Equal(fx.Lut.RawFixedMs, again.RawFixedMs);
+        Assert.Equal(fx.Lut.Calibration.Networks, again.Calibration.Networks);
+        Assert.Equal(fx.Lut.Calibration.Samples.Select(x => x.Choices), again.Calibration.Samples.Select(x => x.Choices));
+        Assert.True(again.Calibration.B > 0);
+        Assert.Throws<TailorException>(() => LutBuilder.Recalibrate(fx.Lut, fx.Space, new OrtCpuTarget(2), HwData.Quick));
+    }
+
+    [Fact]
     public void CheckScoresRandomNetworksEndToEnd()
     {
-        var r = LutCheck.Run(fx.Lut, fx.Space, fx.Target, 6, 2, HwData.Quick);
+        var r = LutCheck.Run(fx.Lut, fx.Space, fx.Target, 6, 2, HwData.Quick, chunk: 4, recalibrate: true);
+        Assert.NotNull(r.Recalibrated);
+        Assert.NotNull(r.Drift);
+        Assert.All(r.Rows, x => Assert.NotNull(x.RecalibratedMs));
         Assert.Equal(6, r.Rows.Count);
         Assert.All(r.Rows, x => Assert.True(x.MeasuredMs > 0 && x.PredictedMs > 0));
         Assert.InRange(r.Calibrated.Within10, 0, 1);
@@ -148,13 +163,14 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
         var r = CliProcess.Run(new[] { "lut", "build" }.Concat(space).Concat(new[] { "--target", "ort-cpu", "--out", lut, "--calibrate", "3", "--quiet" }).Concat(HwData.QuickArgs).ToArray());
         Assert.True(r.Code == 0, r.Err);
         Assert.StartsWith("wrote ", r.Out);
-        r = CliProcess.Run(new[] { "lut", "check", "--lut", lut, "--samples", "4", "--json", "--out", png, "--rows", rows, "--quiet" }.Concat(HwData.QuickArgs).ToArray());
+        r = CliProcess.Run(new[] { "lut", "check", "--lut", lut, "--samples", "4", "--json", "--out", png, "--rows", rows, "--quiet", "--recalibrate" }.Concat(HwData.QuickArgs).ToArray());
         Assert.True(r.Code == 0, r.Err);
         var j = JsonNode.Parse(r.Out)!;
         foreach (var k in new[] { "mape", "rmse", "kendall_tau", "within10" })
         {
             Assert.NotNull(j["calibrated"]![k]);
             Assert.NotNull(j["raw"]![k]);
+            Assert.NotNull(j["recalibrated"]![k]);
         }
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(png)[..4]);
         Assert.Equal(5, File.ReadAllLines(rows).Length);
@@ -170,5 +186,49 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
         CliProcess.AssertOneLineError(CliProcess.Run("lut", "build", "--space", "nope", "--out", never), "space 'nope': unknown search space");
         CliProcess.AssertOneLineError(CliProcess.Run("lut", "build", "--space", "fbnet", "--width", "0.5", "--out", never), "apply to the spnas-* spaces only");
         Assert.Empty(Directory.GetFiles(dir, ".*"));
+    }
+}
+
+/// <summary>Issue 3 item 6: the FBNet space as ../shared/data/README.md describes HW-NAS-Bench's CIFAR setting.</summary>
+public class FbnetSpaceTests
+{
+    [Fact]
+    public void FbnetSpaceMatchesTheReadme()
+    {
+        var s = Spaces.Get("fbnet");
+        Assert.Equal(Math.Pow(9, 22), s.Size);
+        Assert.Equal(new InputShape(3, 32, 32), s.Input);
+        Assert.Equal(100, s.Classes);
+        var stem = Assert.Single(s.Stem);
+        Assert.Equal((BlockKind.ConvBnAct, 16, 3, 1), (stem.Kind, stem.Out, stem.Kernel, stem.Stride));
+        Assert.Equal(1504, Assert.Single(s.Head.Convs).Out);
+        Assert.Equal(1, s.Head.Convs[0].Kernel);
+        int[] n = { 1, 4, 4, 4, 4, 4, 1 }, outs = { 16, 24, 32, 64, 112, 184, 352 }, strides = { 1, 1, 2, 2, 1, 2, 1 };
+        int l = 0;
+        for (int st = 0; st < 7; st++)
+            for (int i = 0; i < n[st]; i++, l++)
+            {
+                var ch = s.Choices(l).ToDictionary(c => c.Name, c => c.Block);
+                Assert.All(ch.Values, b => Assert.Equal(outs[st], b.Out));
+                Assert.All(ch.Values, b => Assert.Equal(i == 0 ? strides[st] : 1, b.Stride));
+                Assert.All(ch.Values, b => Assert.Equal(Activation.Relu, b.Act));
+                foreach (var k in new[] { 3, 5 })
+                {
+                    var e1 = ch[$"k{k}_e1"];
+                    Assert.True(e1.HasExpand && e1.Kernel == k && e1.Groups == 1 && !e1.Shuffle); // FBNet's IRF keeps the 1x1 at e=1
+                    var g2 = ch[$"k{k}_e1_g2"];
+                    Assert.True(g2.HasExpand && g2.Groups == 2 && g2.Shuffle && g2.Expansion == 1);
+                    Assert.Equal((3, 1), (ch[$"k{k}_e3"].Expansion, ch[$"k{k}_e3"].Groups));
+                    Assert.Equal(6, ch[$"k{k}_e6"].Expansion);
+                }
+                Assert.Equal(BlockKind.Skip, ch["skip"].Kind);
+            }
+        Assert.Equal(22, l);
+        // a skip that changes channels or stride is 1x1 conv + BN + ReLU, otherwise identity
+        var an = ArchAnalysis.Analyze(s.Build(Enumerable.Repeat(8, 22).ToArray()));
+        var skips = an.Layers.Where(x => x.Block?.Kind == BlockKind.Skip).ToList();
+        Assert.Equal(22, skips.Count);
+        Assert.Equal(new[] { 1, 5, 9, 13, 17, 21 }, skips.Select((x, i) => (x, i)).Where(t => t.x.Kind == "skip(1x1)").Select(t => t.i));
+        Assert.Equal(4, an.Layers[^2].OutH);
     }
 }

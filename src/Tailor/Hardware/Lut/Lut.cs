@@ -18,7 +18,32 @@ public sealed record LutCalibration
     /// <summary>Accuracy on the calibration networks before / after calibration.</summary>
     [JsonPropertyName("fit_before")] public PredictionMetrics? Before { get; init; }
     [JsonPropertyName("fit_after")] public PredictionMetrics? After { get; init; }
+    /// <summary>When the calibration networks were measured (a recalibration replaces the build-time fit).</summary>
+    [JsonPropertyName("date")] public string Date { get; init; } = "";
+    /// <summary>The calibration networks: choice indices, raw prediction, measured time.</summary>
+    [JsonPropertyName("samples")] public List<LutCalibrationSample> Samples { get; init; } = new();
     public static LutCalibration Identity { get; } = new();
+
+    /// <summary>Fits measured ~ A + B * raw by least squares of the relative error.</summary>
+    public static LutCalibration Fit(IReadOnlyList<int[]> choices, IReadOnlyList<double> raw, IReadOnlyList<double> measured, int seed)
+    {
+        var (a, b) = LutBuilder.RelativeLinearFit(raw, measured);
+        return new LutCalibration
+        {
+            A = a, B = b, Networks = raw.Count, Seed = seed,
+            Before = PredictionMetrics.Of(raw, measured),
+            After = PredictionMetrics.Of(raw.Select(x => a + b * x).ToArray(), measured),
+            Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
+            Samples = choices.Select((c, i) => new LutCalibrationSample { Choices = string.Join(' ', c), RawMs = raw[i], MeasuredMs = measured[i] }).ToList(),
+        };
+    }
+}
+
+public sealed record LutCalibrationSample
+{
+    [JsonPropertyName("choices")] public string Choices { get; init; } = "";
+    [JsonPropertyName("raw_ms")] public double RawMs { get; init; }
+    [JsonPropertyName("measured_ms")] public double MeasuredMs { get; init; }
 }
 
 /// <summary>A fixed (not searched) part of the network and its measured time.</summary>

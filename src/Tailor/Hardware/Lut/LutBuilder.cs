@@ -115,16 +115,25 @@ public static class LutBuilder
         if (calib.Count > 0)
         {
             var measured = res.Skip(items.Count + 1).Select(m => m.MedianMs).ToArray();
-            var raw = calib.Select(c => lut.PredictRaw(c, space)).ToArray();
-            var (a, b) = RelativeLinearFit(raw, measured);
-            lut = lut.WithCalibration(new LutCalibration
-            {
-                A = a, B = b, Networks = calib.Count, Seed = o.CalibrationSeed,
-                Before = PredictionMetrics.Of(raw, measured),
-                After = PredictionMetrics.Of(raw.Select(x => a + b * x).ToArray(), measured),
-            });
+            lut = lut.WithCalibration(LutCalibration.Fit(calib, calib.Select(c => lut.PredictRaw(c, space)).ToArray(), measured, o.CalibrationSeed));
         }
         return lut.WithBuildSeconds(sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Measures the table's calibration networks again, now, and refits the calibration: for a machine
+    /// whose speed drifted since the table was built (other load, another power state). The entries stay.
+    /// </summary>
+    public static Lut Recalibrate(Lut lut, LayeredSpace space, ILatencyTarget target, MeasureOptions? o = null, int networks = 0)
+    {
+        lut.Verify(space, lut.InputShape, target);
+        int n = networks > 0 ? networks : Math.Max(lut.Calibration.Networks, 2);
+        int seed = lut.Calibration.Networks > 0 ? lut.Calibration.Seed : new LutBuildOptions().CalibrationSeed;
+        var choices = CalibrationChoices(space, n, seed);
+        var input = lut.InputShape;
+        var m = ArchLatencies.MeasureMany(target, choices.Select(c => space.Build(c).WithInput(input)).ToList(), lut.Batch, o ?? lut.Measure)
+            .Select(x => x.MedianMs).ToArray();
+        return lut.WithCalibration(LutCalibration.Fit(choices, choices.Select(c => lut.PredictRaw(c, space)).ToArray(), m, seed));
     }
 
     /// <summary>The smallest (first candidate everywhere), the largest (last candidate everywhere) and random networks.</summary>
