@@ -100,3 +100,77 @@ if (cmd == "gbdt")
         Console.WriteLine($"trees {trees} leaves {leaves} lr {lr} minleaf {minleaf}: {m} ({sw.Elapsed.TotalSeconds:F1}s)");
     }
 }
+if (cmd == "ratio")
+{
+    // Is fixed + sum of isolated blocks = whole network? All models interleaved in the same rounds, so load hits all alike.
+    var t = new OrtCpuTarget(1);
+    var space = Spaces.Get(args.Length > 1 ? args[1] : "spnas-cifar");
+    int evict = args.Length > 2 ? int.Parse(args[2]) : 0;
+    int nArch = args.Length > 3 ? int.Parse(args[3]) : 3;
+    var rng = new Random(5);
+    var models = new List<ILatencyModel>(); var owner = new List<(int Arch, int Row)>();
+    var archs = Enumerable.Range(0, nArch).Select(_ => space.Build(space.Sample(rng))).ToList();
+    for (int a = 0; a < archs.Count; a++)
+    {
+        models.Add(t.Prepare(archs[a])); owner.Add((a, -1));
+        var an = ArchAnalysis.Analyze(archs[a]);
+        for (int r = 0; r < an.Layers.Count; r++)
+        {
+            if (an.Layers[r].Kind == "skip") continue;
+            var m = t.PrepareSegment(archs[a], an, r, r + 1);
+            ((OrtCpuTarget.OrtModel)m).EvictBytes = evict;
+            models.Add(m); owner.Add((a, r));
+        }
+    }
+    var ov = t.PrepareOverhead(3, 32, 32); models.Add(ov); owner.Add((-1, -1));
+    var sw = Stopwatch.StartNew();
+    var res = LatencyMeter.MeasureMany(models, new MeasureOptions { MinRounds = 30, MaxRounds = 30, MaxError = 1 });
+    double o = res[^1].MedianMs;
+    for (int a = 0; a < archs.Count; a++)
+    {
+        double full = 0, sum = o; int n = 0;
+        for (int i = 0; i < owner.Count; i++)
+        {
+            if (owner[i].Arch != a) continue;
+            if (owner[i].Row < 0) full = res[i].MedianMs; else { sum += res[i].MedianMs - o; n++; }
+        }
+        Console.WriteLine($"{archs[a].Name}: full {full:F3} ms, sum of {n} blocks {sum:F3} ms, full/sum {full / sum:F3}");
+    }
+    Console.WriteLine($"overhead {o:F4} ms, evict {evict} B, {sw.Elapsed.TotalSeconds:F0} s, load {MachineInfo.LoadAverage()}");
+}
+if (cmd == "clockres")
+{
+    var vals = new List<long>();
+    long prev = ThreadClock.Nanoseconds();
+    for (int i = 0; i < 20; i++) { long x; do { x = ThreadClock.Nanoseconds(); } while (x == prev); vals.Add(x - prev); prev = x; }
+    Console.WriteLine("thread clock steps (ns): " + string.Join(" ", vals));
+}
+if (cmd == "noise-floor")
+{
+    // NB201 cells that compute the same function: with edge 2<-1 = none, nodes 1 and 2 are interchangeable,
+    // so (a, b, none, x, c, d) and (b, a, none, x, d, c) are the same network. Their measured latencies
+    // differ only by measurement noise: the ceiling of any predictor's within +-10%.
+    string csv = args[1];
+    var enc = new Tailor.Hardware.Predictors.Nb201Encoding();
+    var header = File.ReadLines(csv).First().Split(',');
+    Console.WriteLine("| column | isomorphic pairs | median abs diff / mean | p90 | one within +-10% of the other |");
+    Console.WriteLine("|---|---|---|---|---|");
+    foreach (var col in header.Where(h => h.StartsWith("latency")))
+    {
+        var data = Tailor.Hardware.Predictors.LatencyCsv.Load(csv, enc, col);
+        var map = new Dictionary<string, double>();
+        for (int i = 0; i < data.Count; i++) map[string.Join(",", data.Choices[i])] = data.Latency[i];
+        var rel = new List<double>(); int within = 0;
+        foreach (var (k, v) in map)
+        {
+            var c = k.Split(',').Select(int.Parse).ToArray();
+            if (c[2] != 0) continue;
+            var sw = new[] { c[1], c[0], 0, c[3], c[5], c[4] };
+            string ks = string.Join(",", sw);
+            if (ks == k || string.CompareOrdinal(k, ks) > 0 || !map.TryGetValue(ks, out var v2)) continue;
+            rel.Add(Math.Abs(v - v2) / ((v + v2) / 2));
+            if (Math.Abs(v - v2) <= 0.1 * v2) within++;
+        }
+        Console.WriteLine($"| {col} | {rel.Count} | {Stats.Median(rel) * 100:F1}% | {Stats.Quantile(rel, 0.9) * 100:F1}% | {within * 100.0 / rel.Count:F1}% |");
+    }
+}

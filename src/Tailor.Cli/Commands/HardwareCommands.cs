@@ -165,11 +165,13 @@ public static class HardwareCommands
         var seed = new Option<int>("--seed") { Description = "Seed of the random architectures", DefaultValueFactory = _ => 1 };
         var output = new Option<string?>("--out") { Description = "Write a PNG scatter plot predicted vs measured" };
         var rowsOut = new Option<string?>("--rows") { Description = "Write every sample (choices, predicted, measured) as CSV" };
+        var recal = new Option<bool>("--recalibrate") { Description = "Also re-measure the table's calibration networks with every chunk and score a calibration refitted now (machine drift)" };
+        var chunk = new Option<int>("--chunk") { Description = "Networks loaded and measured interleaved at a time", DefaultValueFactory = _ => 100 };
         var json = Cli.JsonOption();
         var quiet = new Option<bool>("--quiet") { Description = "No progress on stderr" };
         var mo = new MeasureOpts();
         var c = new Command("check", "Measure random architectures end to end and score the table: MAPE, RMSE, Kendall tau-b, share within +-10%")
-            { lutPath, samples, seed, output, rowsOut, json, quiet };
+            { lutPath, samples, seed, output, rowsOut, recal, chunk, json, quiet };
         mo.AddTo(c);
         c.SetAction(r => Cli.Run(() =>
         {
@@ -182,19 +184,32 @@ public static class HardwareCommands
             bool measureGiven = r.Tokens.Any(tok => tok.Value.StartsWith("--warmup") || tok.Value.StartsWith("--runs") || tok.Value.StartsWith("--min-rounds") || tok.Value.StartsWith("--max-rounds") || tok.Value.StartsWith("--max-error"));
             var m = measureGiven ? mo.Get(r) : lut.Measure ?? mo.Get(r);
             bool q = r.GetValue(quiet);
-            var res = LutCheck.Run(lut, space, t, r.GetValue(samples), r.GetValue(seed), m, log: q ? null : s => Console.Error.WriteLine(s));
+            var res = LutCheck.Run(lut, space, t, r.GetValue(samples), r.GetValue(seed), m, r.GetValue(chunk), q ? null : s => Console.Error.WriteLine(s), r.GetValue(recal));
             if (r.GetValue(output) is { } png)
                 ScatterPlot.Save(png, res.Rows.Select(x => x.MeasuredMs).ToArray(), res.Rows.Select(x => x.PredictedMs).ToArray(),
                     $"LUT {lut.Space} @ {lut.Input} on {lut.Target}: within10 {res.Calibrated.Within10 * 100:F0}%, tau {res.Calibrated.KendallTau:F2}",
                     "measured (ms)", "predicted (ms)", res.Rows.Select(x => x.RawMs).ToArray());
             if (r.GetValue(rowsOut) is { } csv)
-                AtomicFile.WriteAllText(csv, "choices,raw_ms,predicted_ms,measured_ms,measured_iqr_ms\n" + string.Concat(res.Rows.Select(x =>
-                    FormattableString.Invariant($"{x.Choices},{x.RawMs:G6},{x.PredictedMs:G6},{x.MeasuredMs:G6},{x.MeasuredIqrMs:G6}\n"))));
-            if (r.GetValue(json)) { Cli.PrintJson(new { res.Space, res.Input, res.Target, res.Machine, res.Samples, res.Seed, raw = res.Raw, calibrated = res.Calibrated, res.Seconds, res.LoadAvgStart, res.LoadAvgEnd }); return 0; }
+                AtomicFile.WriteAllText(csv, "choices,raw_ms,predicted_ms,recalibrated_ms,measured_ms,measured_iqr_ms\n" + string.Concat(res.Rows.Select(x =>
+                    FormattableString.Invariant($"{x.Choices},{x.RawMs:G6},{x.PredictedMs:G6},{x.RecalibratedMs:G6},{x.MeasuredMs:G6},{x.MeasuredIqrMs:G6}\n"))));
+            if (r.GetValue(json))
+            {
+                Cli.PrintJson(new
+                {
+                    space = res.Space, input = res.Input, target = res.Target, machine = res.Machine, samples = res.Samples, seed = res.Seed,
+                    raw = res.Raw, calibrated = res.Calibrated, recalibrated = res.Recalibrated, drift = res.Drift,
+                    lut_calibration = new { a_ms = lut.Calibration.A, b = lut.Calibration.B, networks = lut.Calibration.Networks },
+                    seconds = res.Seconds, load_avg_start = res.LoadAvgStart, load_avg_end = res.LoadAvgEnd,
+                });
+                return 0;
+            }
             var tb = new Table().Title($"{Cli.Escape(lut.Space)} @ {lut.Input} on {lut.Target}: {res.Samples} random networks").AddColumns("prediction", "MAPE", "RMSE (ms)", "Kendall tau-b", "within +-10%", "within +-5%", "bias");
-            foreach (var (name, x) in new[] { ("raw (fixed + sum)", res.Raw), ($"calibrated ({lut.Calibration.A:F3} + {lut.Calibration.B:F3} x raw)", res.Calibrated) })
+            var lines = new List<(string, PredictionMetrics)> { ("raw (fixed + sum)", res.Raw), ($"calibrated ({lut.Calibration.A:F3} + {lut.Calibration.B:F3} x raw)", res.Calibrated) };
+            if (res.Recalibrated != null) lines.Add(("recalibrated now", res.Recalibrated));
+            foreach (var (name, x) in lines)
                 tb.AddRow(Cli.Escape(name), $"{x.Mape * 100:F2}%", $"{x.Rmse:F4}", $"{x.KendallTau:F3}", $"{x.Within10 * 100:F1}%", $"{x.Within5 * 100:F1}%", $"{x.Bias * 100:+0.00;-0.00}%");
             AnsiConsole.Write(tb);
+            if (res.Drift is double d) Console.WriteLine($"machine drift since the table was built: calibration networks now {d * 100:+0.0;-0.0}%");
             Console.WriteLine($"{res.Seconds:F0} s; load average {res.LoadAvgStart:F2} -> {res.LoadAvgEnd:F2}");
             return 0;
         }));
@@ -231,11 +246,14 @@ public static class HardwareCommands
         var test = new Option<int?>("--test") { Description = "Score at most this many of the remaining rows" };
         var seed = new Option<int>("--seed") { Description = "Seed of the train/test split and of the model", DefaultValueFactory = _ => 0 };
         var model = new Option<string>("--model") { Description = "mlp (TorchSharp, differentiable) or gbdt (ML.NET FastTree)", DefaultValueFactory = _ => "mlp" };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads for the MLP (results are deterministic for a given count)", DefaultValueFactory = _ => 1 };
         var json = Cli.JsonOption();
         var c = new Command("fit", "Fit a latency predictor (encode architecture, regress latency) and score it on the rows not used for training")
-            { csv, encoding, column, archColumn, train, test, seed, model, json };
+            { csv, encoding, column, archColumn, train, test, seed, model, threads, json };
         c.SetAction(r => Cli.Run(() =>
         {
+            if (r.GetValue(threads) < 1) throw new TailorException($"--threads: expected >= 1 (got {r.GetValue(threads)})");
+            set_num_threads(r.GetValue(threads));
             var enc = ArchEncodings.Parse(r.GetValue(encoding)!);
             var data = LatencyCsv.Load(r.GetValue(csv)!, enc, r.GetValue(column)!, r.GetValue(archColumn));
             var res = PredictorEvaluation.Run(data, r.GetValue(model)!, r.GetValue(train), r.GetValue(test), r.GetValue(seed));

@@ -20,6 +20,9 @@ public sealed record ArchLatency
     [JsonPropertyName("runs_per_round")] public int RunsPerRound { get; init; }
     [JsonPropertyName("warmup")] public int Warmup { get; init; }
     [JsonPropertyName("min_ms")] public double MinMs { get; init; }
+    [JsonPropertyName("clock")] public string Clock { get; init; } = "";
+    [JsonPropertyName("wall_median_ms")] public double WallMedianMs { get; init; }
+    [JsonPropertyName("preempted")] public double Preempted { get; init; }
     [JsonPropertyName("arch")] public string Arch { get; init; } = "";
     [JsonPropertyName("arch_hash")] public string ArchHash { get; init; } = "";
     [JsonPropertyName("input")] public string Input { get; init; } = "";
@@ -61,7 +64,7 @@ public static class ArchLatencies
     public static ArchLatency Record(ILatencyTarget target, Architecture arch, int batch, LatencyResult r) => new()
     {
         MedianMs = r.MedianMs, IqrMs = r.IqrMs, Runs = r.Runs, Cv = r.Cv, RoundsCv = r.RoundsCv, Error = r.Error, Rounds = r.Rounds,
-        RunsPerRound = r.RunsPerRound, Warmup = r.Warmup, MinMs = r.MinMs,
+        RunsPerRound = r.RunsPerRound, Warmup = r.Warmup, MinMs = r.MinMs, Clock = r.Clock, WallMedianMs = r.WallMedianMs, Preempted = r.Preempted,
         Arch = arch.Name, ArchHash = Hash(arch), Input = arch.Input.ToString(), Batch = batch,
         Target = target.Spec, Runtime = target.Runtime, Threads = target.Threads, Machine = MachineInfo.Current.ToString(),
         LoadAvg = MachineInfo.LoadAverage(), Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),

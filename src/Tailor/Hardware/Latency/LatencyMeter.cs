@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json.Serialization;
 using Tailor.Util;
 
@@ -14,9 +15,16 @@ namespace Tailor.Hardware.Latency;
 /// <see cref="MaxRounds"/>, after which the measurement fails ("spread never settled").
 /// Several models measured together are interleaved round by round (order rotated every round),
 /// so slow drifts of the machine (other processes) hit all of them alike.
+/// Clock: a model that runs on the calling thread (one intra-op thread) is timed by the thread's CPU
+/// time (CLOCK_THREAD_CPUTIME_ID), which equals the wall time on an idle machine but does not count
+/// the time the scheduler gives other processes (a 3 ms run on a busy machine is preempted far more
+/// often than a 0.1 ms one, which would bias whole networks against their blocks); multi-threaded
+/// models are timed by the wall clock. Both are recorded.
 /// </summary>
 public sealed record MeasureOptions
 {
+    /// <summary>"auto" (thread CPU time for single-threaded models, else wall), "wall" or "cpu".</summary>
+    public string Clock { get; init; } = "auto";
     public int Warmup { get; init; } = 10;
     public int RunsPerRound { get; init; } = 10;
     public int MinRounds { get; init; } = 5;
@@ -36,6 +44,7 @@ public sealed record MeasureOptions
         if (MaxRounds < MinRounds) throw new TailorException($"measure: max rounds ({MaxRounds}) must be >= min rounds ({MinRounds})");
         if (!(MaxError >= 0)) throw new TailorException($"measure: max error must be >= 0 (got {MaxError})");
         if (!(MinRoundMs >= 0)) throw new TailorException($"measure: min round time must be >= 0 (got {MinRoundMs})");
+        if (Clock is not ("auto" or "wall" or "cpu")) throw new TailorException($"measure: clock '{Clock}': expected auto, wall or cpu");
     }
 }
 
@@ -58,6 +67,12 @@ public sealed record LatencyResult
     [JsonPropertyName("error")] public double Error { get; init; }
     [JsonPropertyName("round_medians_ms")] public double[] RoundMediansMs { get; init; } = Array.Empty<double>();
     [JsonPropertyName("settled")] public bool Settled { get; init; }
+    /// <summary>"cpu" (thread CPU time) or "wall": what the times above are.</summary>
+    [JsonPropertyName("clock")] public string Clock { get; init; } = "wall";
+    /// <summary>Median wall time of all runs (equals <see cref="MedianMs"/> up to noise on an idle machine).</summary>
+    [JsonPropertyName("wall_median_ms")] public double WallMedianMs { get; init; }
+    /// <summary>Share of runs whose wall time exceeded their CPU time by more than 5% (preempted by other processes).</summary>
+    [JsonPropertyName("preempted")] public double Preempted { get; init; }
 }
 
 public static class LatencyMeter
@@ -84,9 +99,13 @@ public static class LatencyMeter
         var medians = new List<double>[n];
         var settled = new bool[n];
         double tick = 1000.0 / Stopwatch.Frequency;
+        bool cpu = o.Clock == "cpu" || (o.Clock == "auto" && models.All(m => m.RunsOnCallingThread));
+        if (cpu && !ThreadClock.Available) cpu = false;
+        var walls = new List<double>[n];
+        var preempted = new int[n];
         for (int i = 0; i < n; i++)
         {
-            samples[i] = new(); medians[i] = new();
+            samples[i] = new(); medians[i] = new(); walls[i] = new();
             for (int w = 0; w < o.Warmup; w++) models[i].Run();
             // calibrate the round size once (deterministic rule): enough runs to fill MinRoundMs
             long t0 = Stopwatch.GetTimestamp();
@@ -95,6 +114,7 @@ public static class LatencyMeter
             runsPerRound[i] = Math.Max(o.RunsPerRound, one <= 0 ? o.RunsPerRound : (int)Math.Min(10000, Math.Ceiling(o.MinRoundMs / one)));
         }
         var buf = new double[runsPerRound.Max()];
+        var wbuf = new double[runsPerRound.Max()];
         for (int r = 0; r < o.MaxRounds; r++)
         {
             for (int j = 0; j < n; j++)
@@ -105,11 +125,18 @@ public static class LatencyMeter
                 var m = models[i];
                 for (int s = 0; s < k; s++)
                 {
+                    m.BeforeRun();
+                    long c0 = cpu ? ThreadClock.Nanoseconds() : 0;
                     long t = Stopwatch.GetTimestamp();
                     m.Run();
-                    buf[s] = (Stopwatch.GetTimestamp() - t) * tick;
+                    double wall = (Stopwatch.GetTimestamp() - t) * tick;
+                    double c = cpu ? (ThreadClock.Nanoseconds() - c0) * 1e-6 : wall;
+                    wbuf[s] = wall;
+                    buf[s] = c;
+                    if (cpu && wall > 1.05 * c) preempted[i]++;
                 }
                 var round = buf.AsSpan(0, k).ToArray();
+                walls[i].AddRange(wbuf.AsSpan(0, k).ToArray());
                 samples[i].AddRange(round);
                 medians[i].Add(Stats.Median(round));
                 if (medians[i].Count >= o.MinRounds && RelError(medians[i]) <= o.MaxError) settled[i] = true;
@@ -126,6 +153,7 @@ public static class LatencyMeter
                 MedianMs = Stats.Median(medians[i]), IqrMs = Stats.Iqr(s), Runs = s.Count, Rounds = medians[i].Count,
                 RunsPerRound = runsPerRound[i], Warmup = o.Warmup, MeanMs = s.Average(), MinMs = s.Min(), Cv = Stats.Cv(s),
                 RoundsCv = Stats.RobustCv(medians[i]), Error = RelError(medians[i]), RoundMediansMs = medians[i].ToArray(), Settled = settled[i],
+                Clock = cpu ? "cpu" : "wall", WallMedianMs = Stats.Median(walls[i]), Preempted = (double)preempted[i] / s.Count,
             };
             if (!settled[i] && throwUnsettled)
                 throw new TailorException(
@@ -133,5 +161,32 @@ public static class LatencyMeter
                     $"error {results[i].Error * 100:F2}% (limit {o.MaxError * 100:F2}%); the machine may be busy: retry, or raise --max-error or --max-rounds");
         }
         return results;
+    }
+}
+
+/// <summary>The calling thread's CPU time (Linux CLOCK_THREAD_CPUTIME_ID).</summary>
+public static partial class ThreadClock
+{
+    [StructLayout(LayoutKind.Sequential)]
+    struct Timespec { public long Sec; public long Nsec; }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out Timespec ts);
+
+    const int CLOCK_THREAD_CPUTIME_ID = 3;
+
+    public static readonly bool Available = Probe();
+
+    static bool Probe()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try { return ClockGetTime(CLOCK_THREAD_CPUTIME_ID, out _) == 0; }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
+    }
+
+    public static long Nanoseconds()
+    {
+        ClockGetTime(CLOCK_THREAD_CPUTIME_ID, out var ts);
+        return ts.Sec * 1_000_000_000 + ts.Nsec;
     }
 }

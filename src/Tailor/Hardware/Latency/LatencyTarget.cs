@@ -7,6 +7,12 @@ namespace Tailor.Hardware.Latency;
 public interface ILatencyModel : IDisposable
 {
     void Run();
+
+    /// <summary>Called before every timed <see cref="Run"/>, outside the timed region (e.g. to evict caches).</summary>
+    void BeforeRun() { }
+
+    /// <summary>True when a run does all its work on the calling thread (one intra-op thread): its thread CPU time is then its latency on an idle machine.</summary>
+    bool RunsOnCallingThread => false;
 }
 
 /// <summary>

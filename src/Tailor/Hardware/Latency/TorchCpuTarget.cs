@@ -80,6 +80,8 @@ public sealed class TorchCpuTarget : ILatencyTarget
             _net.call(_x);
         }
 
+        public bool RunsOnCallingThread => _threads == 1;
+
         public void Dispose() { _x.Dispose(); _net.Dispose(); }
     }
 }

@@ -18,7 +18,32 @@ public sealed record LutCalibration
     /// <summary>Accuracy on the calibration networks before / after calibration.</summary>
     [JsonPropertyName("fit_before")] public PredictionMetrics? Before { get; init; }
     [JsonPropertyName("fit_after")] public PredictionMetrics? After { get; init; }
+    /// <summary>When the calibration networks were measured (a recalibration replaces the build-time fit).</summary>
+    [JsonPropertyName("date")] public string Date { get; init; } = "";
+    /// <summary>The calibration networks: choice indices, raw prediction, measured time.</summary>
+    [JsonPropertyName("samples")] public List<LutCalibrationSample> Samples { get; init; } = new();
     public static LutCalibration Identity { get; } = new();
+
+    /// <summary>Fits measured ~ A + B * raw by least squares of the relative error.</summary>
+    public static LutCalibration Fit(IReadOnlyList<int[]> choices, IReadOnlyList<double> raw, IReadOnlyList<double> measured, int seed)
+    {
+        var (a, b) = LutBuilder.RelativeLinearFit(raw, measured);
+        return new LutCalibration
+        {
+            A = a, B = b, Networks = raw.Count, Seed = seed,
+            Before = PredictionMetrics.Of(raw, measured),
+            After = PredictionMetrics.Of(raw.Select(x => a + b * x).ToArray(), measured),
+            Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
+            Samples = choices.Select((c, i) => new LutCalibrationSample { Choices = string.Join(' ', c), RawMs = raw[i], MeasuredMs = measured[i] }).ToList(),
+        };
+    }
+}
+
+public sealed record LutCalibrationSample
+{
+    [JsonPropertyName("choices")] public string Choices { get; init; } = "";
+    [JsonPropertyName("raw_ms")] public double RawMs { get; init; }
+    [JsonPropertyName("measured_ms")] public double MeasuredMs { get; init; }
 }
 
 /// <summary>A fixed (not searched) part of the network and its measured time.</summary>
@@ -68,6 +93,8 @@ public sealed class Lut
     [JsonPropertyName("machine")] public string Machine { get; init; } = "";
     [JsonPropertyName("date")] public string Date { get; init; } = "";
     [JsonPropertyName("measure")] public MeasureOptions? Measure { get; init; }
+    /// <summary>What the times are: "cpu" (thread CPU time of single-threaded runs) or "wall".</summary>
+    [JsonPropertyName("clock")] public string Clock { get; init; } = "";
     [JsonPropertyName("build_seconds")] public double BuildSeconds { get; init; }
     [JsonPropertyName("load_avg")] public double? LoadAvg { get; init; }
     /// <summary>Time of one call of an empty graph (subtracted from every measured part, added once to the fixed part).</summary>
@@ -127,7 +154,7 @@ public sealed class Lut
     Lut Copy(LutCalibration c, double seconds) => new()
     {
         Space = Space, SpaceConfig = SpaceConfig, Input = Input, Classes = Classes, Batch = Batch, Target = Target, Runtime = Runtime,
-        Threads = Threads, Machine = Machine, Date = Date, Measure = Measure, BuildSeconds = seconds, LoadAvg = LoadAvg,
+        Threads = Threads, Machine = Machine, Date = Date, Measure = Measure, Clock = Clock, BuildSeconds = seconds, LoadAvg = LoadAvg,
         OverheadMs = OverheadMs, RawFixedMs = RawFixedMs, Fixed = Fixed, Layers = Layers, Calibration = c,
     };
 

@@ -73,19 +73,24 @@ public static class LutBuilder
         }
         log?.Invoke($"lut build: {space.Name} @ {inShape} on {target.Spec}: {nFixed} fixed parts, {items.Count - nFixed} candidate ops in context");
 
+        // calibration networks are measured in the same interleaved rounds as the parts, so the fit
+        // relates parts and whole networks under the same machine conditions
+        var calib = o.CalibrationNetworks > 0 ? CalibrationChoices(space, o.CalibrationNetworks, o.CalibrationSeed) : new List<int[]>();
         var models = new List<ILatencyModel>();
         LatencyResult[] res;
         try
         {
             foreach (var it in items) models.Add(target.PrepareSegment(it.Arch, it.Analysis, it.From, it.To, o.Batch, o.Seed));
             models.Add(target.PrepareOverhead(inShape.Channels, inShape.Height, inShape.Width, o.Batch));
-            var names = items.Select(i => i.Name).Append("empty graph (call overhead)").ToList();
+            foreach (var c in calib) models.Add(target.Prepare(Make(c), o.Batch, o.Seed));
+            var names = items.Select(i => i.Name).Append("empty graph (call overhead)").Concat(calib.Select(c => Make(c).Name)).ToList();
+            log?.Invoke($"lut build: measuring {models.Count} models interleaved ({items.Count} parts, 1 empty graph, {calib.Count} whole networks for calibration)");
             res = LatencyMeter.MeasureMany(models, o.Measure, names,
                 (round, settled) => log?.Invoke($"  round {round}: {settled}/{models.Count} settled"));
         }
         finally { foreach (var m in models) m.Dispose(); }
 
-        double overhead = res[^1].MedianMs;
+        double overhead = res[items.Count].MedianMs;
         var fixedParts = new List<LutFixedPart>();
         for (int i = 0; i < items.Count; i++)
         {
@@ -104,26 +109,31 @@ public static class LutBuilder
             Classes = space.Classes, Batch = o.Batch, Target = target.Spec, Runtime = target.Runtime, Threads = target.Threads,
             Machine = MachineInfo.Current.ToString(), Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), Measure = o.Measure,
             LoadAvg = MachineInfo.LoadAverage(), OverheadMs = overhead, RawFixedMs = overhead + fixedParts.Sum(f => f.Ms),
-            Fixed = fixedParts, Layers = layers,
+            Fixed = fixedParts, Layers = layers, Clock = res[0].Clock,
         };
 
-        if (o.CalibrationNetworks > 0)
+        if (calib.Count > 0)
         {
-            var choices = CalibrationChoices(space, o.CalibrationNetworks, o.CalibrationSeed);
-            log?.Invoke($"lut build: calibrating on {choices.Count} whole networks");
-            var measured = ArchLatencies.MeasureMany(target, choices.Select(c => Make(c)).ToList(), o.Batch, o.Measure, o.Seed)
-                .Select(m => m.MedianMs).ToArray();
-            var raw = choices.Select(c => lut.PredictRaw(c, space)).ToArray();
-            var (a, b) = RelativeLinearFit(raw, measured);
-            var cal = new LutCalibration
-            {
-                A = a, B = b, Networks = choices.Count, Seed = o.CalibrationSeed,
-                Before = PredictionMetrics.Of(raw, measured),
-                After = PredictionMetrics.Of(raw.Select(x => a + b * x).ToArray(), measured),
-            };
-            lut = lut.WithCalibration(cal);
+            var measured = res.Skip(items.Count + 1).Select(m => m.MedianMs).ToArray();
+            lut = lut.WithCalibration(LutCalibration.Fit(calib, calib.Select(c => lut.PredictRaw(c, space)).ToArray(), measured, o.CalibrationSeed));
         }
         return lut.WithBuildSeconds(sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Measures the table's calibration networks again, now, and refits the calibration: for a machine
+    /// whose speed drifted since the table was built (other load, another power state). The entries stay.
+    /// </summary>
+    public static Lut Recalibrate(Lut lut, LayeredSpace space, ILatencyTarget target, MeasureOptions? o = null, int networks = 0)
+    {
+        lut.Verify(space, lut.InputShape, target);
+        int n = networks > 0 ? networks : Math.Max(lut.Calibration.Networks, 2);
+        int seed = lut.Calibration.Networks > 0 ? lut.Calibration.Seed : new LutBuildOptions().CalibrationSeed;
+        var choices = CalibrationChoices(space, n, seed);
+        var input = lut.InputShape;
+        var m = ArchLatencies.MeasureMany(target, choices.Select(c => space.Build(c).WithInput(input)).ToList(), lut.Batch, o ?? lut.Measure)
+            .Select(x => x.MedianMs).ToArray();
+        return lut.WithCalibration(LutCalibration.Fit(choices, choices.Select(c => lut.PredictRaw(c, space)).ToArray(), m, seed));
     }
 
     /// <summary>The smallest (first candidate everywhere), the largest (last candidate everywhere) and random networks.</summary>

@@ -6,8 +6,9 @@ namespace Tailor.Hardware.Predictors;
 
 public sealed record GbdtOptions
 {
-    public int Trees { get; init; } = 800;
-    public int Leaves { get; init; } = 16;
+    /// <summary>Many small trees: latency is close to additive over layers, which shallow trees model best.</summary>
+    public int Trees { get; init; } = 3000;
+    public int Leaves { get; init; } = 4;
     public int MinLeafExamples { get; init; } = 5;
     public double LearningRate { get; init; } = 0.1;
 }

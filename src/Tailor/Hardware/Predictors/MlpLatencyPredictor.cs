@@ -29,6 +29,10 @@ public sealed record MlpOptions
     public int EvalEvery { get; init; } = 25;
     /// <summary>Stop the early-stopping pass after this many steps without improvement.</summary>
     public int Patience { get; init; } = 250;
+    /// <summary>A validation loss counts as better only when it is this much (relative) lower.</summary>
+    public double MinImprovement { get; init; } = 0.01;
+    /// <summary>Stop once the validation RMS relative error is below this (0.001 = 0.1%).</summary>
+    public double GoodEnough { get; init; } = 1e-3;
     /// <summary>Ridge of the least-squares initialisation of the linear term, relative to the mean diagonal.</summary>
     public double Ridge { get; init; } = 1e-4;
 }
@@ -49,7 +53,7 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
         private readonly Linear linear;
         private readonly Sequential mlp;
 
-        public Net(int dim, MlpOptions o) : base("LatencyMlp")
+        public Net(int dim, MlpOptions o, int seed) : base("LatencyMlp")
         {
             linear = nn.Linear(dim, 1);
             var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
@@ -61,10 +65,20 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
                 d = o.Hidden;
             }
             var last = nn.Linear(d, 1);
-            using (no_grad()) { last.weight!.mul_(0.1); last.bias!.zero_(); }
             layers.Add(("out", last));
             mlp = nn.Sequential(layers);
             RegisterComponents();
+            // PyTorch's default Linear init, from a private generator: independent of the global RNG (other threads may use it)
+            var g = new Generator((ulong)seed);
+            using (no_grad())
+                foreach (var (_, m) in named_modules())
+                    if (m is Linear l)
+                    {
+                        double bound = 1 / Math.Sqrt(l.weight!.shape[1]);
+                        l.weight.uniform_(-bound, bound, g);
+                        l.bias!.uniform_(-bound, bound, g);
+                    }
+            using (no_grad()) { last.weight!.mul_(0.1); last.bias!.zero_(); }
         }
 
         public override Tensor forward(Tensor x) => (linear.call(x) + mlp.call(x)).squeeze(-1);
@@ -148,8 +162,7 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
     static Net Train(IArchEncoding enc, IReadOnlyList<int[]> choices, IReadOnlyList<double> latency, double scale, double floor, MlpOptions o, int seed,
         int steps, (IReadOnlyList<int[]> C, IReadOnlyList<double> Y)? val, out int bestStep)
     {
-        torch.manual_seed(seed);
-        var net = new Net(enc.FeatureDim, o);
+        var net = new Net(enc.FeatureDim, o, seed);
         bestStep = 0;
         using var scope = NewDisposeScope();
         var x = Features(enc, choices);
@@ -169,6 +182,7 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
             {
                 var vr0 = (net.call(vx) - vt!) / vden!;
                 bestLoss = (vr0 * vr0).mean().item<float>();
+                if (Math.Sqrt(bestLoss) < o.GoodEnough) steps = 0; // the linear term alone is exact (e.g. a table that sums per-layer costs)
             }
         var opt = optim.Adam(net.parameters(), o.LearningRate, weight_decay: o.WeightDecay);
         for (int s = 0; s < steps; s++)
@@ -186,8 +200,9 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
                 using var _ = no_grad();
                 var vr = (net.call(vx) - vt!) / vden!;
                 double vl = (vr * vr).mean().item<float>();
-                if (vl < bestLoss) { bestLoss = vl; bestStep = s + 1; }
+                if (vl < bestLoss * (1 - o.MinImprovement)) { bestLoss = vl; bestStep = s + 1; }
                 else if (s + 1 - bestStep >= o.Patience) break;
+                if (Math.Sqrt(bestLoss) < o.GoodEnough) break;
             }
         }
         net.eval();
