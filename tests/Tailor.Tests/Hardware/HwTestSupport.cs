@@ -45,7 +45,7 @@ public static class CliProcess
 {
     public static (int Code, string Out, string Err) Run(params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "Tailor.Cli.dll");
+        string dll = Path.Combine(AppContext.BaseDirectory, "tailor.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);

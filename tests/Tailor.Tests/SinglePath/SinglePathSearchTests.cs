@@ -10,6 +10,7 @@ namespace Tailor.Tests.SinglePath;
 /// analytic MAC-proportional model (not a measurement): it makes the tests exact and fast; measured
 /// tables are exercised by the hardware tests and the CLI.
 /// </summary>
+[Collection("serial")]
 public class SinglePathSearchTests
 {
     static readonly string? Fmnist = Datasets.FindFashionMnist();
