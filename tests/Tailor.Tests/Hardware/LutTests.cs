@@ -68,6 +68,22 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
     }
 
     [Fact]
+    public void CalibrationFitIsRelativeAndFallsBackToARatio()
+    {
+        // exact line through the points
+        var (a, b) = LutBuilder.RelativeLinearFit(new double[] { 1, 2, 3, 4, 5, 6 }, new double[] { 1.5, 2.7, 3.9, 5.1, 6.3, 7.5 });
+        Assert.Equal(0.3, a, 9);
+        Assert.Equal(1.2, b, 9);
+        // few networks: ratio only
+        (a, b) = LutBuilder.RelativeLinearFit(new double[] { 1, 2 }, new double[] { 1.2, 2.4 });
+        Assert.Equal((0.0, 1.2), (a, Math.Round(b, 9)));
+        // a noisy, anti-correlated sample would give a negative slope: ratio instead
+        (a, b) = LutBuilder.RelativeLinearFit(new double[] { 1, 1.1, 1.2, 1.3, 1.4, 1.5 }, new double[] { 2, 1.9, 1.8, 1.7, 1.6, 1.5 });
+        Assert.Equal(0.0, a);
+        Assert.True(b > 0);
+    }
+
+    [Fact]
     public void SaveLoadRoundTripsAndVerifies()
     {
         string path = Path.Combine(HwData.TempDir(), "lut.json");
@@ -196,7 +212,7 @@ public class FbnetSpaceTests
     public void FbnetSpaceMatchesTheReadme()
     {
         var s = Spaces.Get("fbnet");
-        Assert.Equal(Math.Pow(9, 22), s.Size);
+        Assert.Equal(1.0, s.Size / Math.Pow(9, 22), 12);
         Assert.Equal(new InputShape(3, 32, 32), s.Input);
         Assert.Equal(100, s.Classes);
         var stem = Assert.Single(s.Stem);
