@@ -61,6 +61,7 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
             var c = fx.Space.Sample(rng);
             double sum = lut.FixedMs + c.Select((k, l) => lut.Entry(l, fx.Space.Choices(l)[k].Name)).Sum();
             Assert.Equal(sum, lut.Predict(c, fx.Space), 9);
+            Assert.Equal(sum, lut.Predict(c), 9);
             Assert.Equal(sum, lut.Predict(c.Select((k, l) => fx.Space.Choices(l)[k].Name).ToList()), 9);
             Assert.Equal(lut.Calibration.A + lut.Calibration.B * lut.PredictRaw(c, fx.Space), lut.Predict(c, fx.Space), 9);
         }
@@ -131,6 +132,8 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
         Assert.Contains("$.version: unsupported version 9", Bad(json.Replace("\"version\": 1", "\"version\": 9")));
         var node = JsonNode.Parse(json)!;
         node["layers"]![2]!["ms"]!.AsObject().Remove("k5_e3");
+        Assert.Contains("$.layers[2].candidates: must list exactly the candidates of ms", Bad(node.ToJsonString()));
+        node["layers"]![2]!["candidates"]!.AsArray().RemoveAt(1);
         Assert.Contains("$.layers[2].ms: no entry for candidate 'k5_e3'", Bad(node.ToJsonString()));
         node = JsonNode.Parse(json)!;
         node["layers"]![1]!["ms"]!["k3_e3"] = "fast";

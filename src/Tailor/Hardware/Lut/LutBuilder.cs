@@ -68,7 +68,7 @@ public static class LutBuilder
             layers.Add(new LutLayer
             {
                 Layer = l, Block = info.Path, Input = $"{info.InChannels}x{info.InH}x{info.InW}", Output = info.OutShape,
-                Stride = space.Choices(l)[0].Block.Stride, Ms = ms,
+                Stride = space.Choices(l)[0].Block.Stride, Ms = ms, Candidates = space.Choices(l).Select(c => c.Name).ToList(),
             });
         }
         log?.Invoke($"lut build: {space.Name} @ {inShape} on {target.Spec}: {nFixed} fixed parts, {items.Count - nFixed} candidate ops in context");
