@@ -24,7 +24,7 @@ if [[ "$what" == lut || "$what" == all ]]; then
   end=$(date +%s.%N)
   echo "lut build wall time: $(echo "$end - $start" | bc) s" | tee -a "$out/lut-build.txt"
   echo "load after build: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/lut-load.txt"
-  ./tailor lut check --lut "$lut" --samples 100 --seed 1 --json --out "$out/lut-check.png" --rows "$out/lut-check-rows.csv" --quiet > "$out/lut-check.json"
+  ./tailor lut check --lut "$lut" --samples 100 --seed 1 --recalibrate --json --out "$out/lut-check.png" --rows "$out/lut-check-rows.csv" --quiet > "$out/lut-check.json"
   echo "load after check: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/lut-load.txt"
   cat "$out/lut-check.json"
 fi

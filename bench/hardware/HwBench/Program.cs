@@ -174,3 +174,32 @@ if (cmd == "noise-floor")
         Console.WriteLine($"| {col} | {rel.Count} | {Stats.Median(rel) * 100:F1}% | {Stats.Quantile(rel, 0.9) * 100:F1}% | {within * 100.0 / rel.Count:F1}% |");
     }
 }
+if (cmd == "cpustat")
+{
+    // Repeatability of statistics of thread-CPU-time runs under the current load: 5 zoo nets, interleaved, K repeats.
+    var t = new OrtCpuTarget(1);
+    var names = new[] { "mobilenet_v2", "mnasnet_a1", "fbnet_c", "efficientnet_b0", "spnasnet" };
+    var models = names.Select(n => t.Prepare(Zoo.Get(n, new InputShape(3, 32, 32), 10))).ToList();
+    int reps = int.Parse(args.Length > 1 ? args[1] : "6");
+    var keys = new[] { "med-of-round-med", "p25", "p10", "min" };
+    var res = keys.ToDictionary(k => k, _ => new double[reps, names.Length]);
+    for (int rep = 0; rep < reps; rep++)
+    {
+        var r = LatencyMeter.MeasureMany(models, new MeasureOptions { MinRounds = 20, MaxRounds = 20, MaxError = 1 }, throwUnsettled: false);
+        // re-derive quantiles from round medians only (all-run samples are not exposed): use round medians for p25/p10/min
+        for (int i = 0; i < names.Length; i++)
+        {
+            var rm = r[i].RoundMediansMs;
+            res["med-of-round-med"][rep, i] = r[i].MedianMs; res["p25"][rep, i] = Stats.Quantile(rm, 0.25);
+            res["p10"][rep, i] = Stats.Quantile(rm, 0.10); res["min"][rep, i] = r[i].MinMs;
+        }
+    }
+    foreach (var k in keys)
+    {
+        var v = res[k];
+        var cvs = Enumerable.Range(0, names.Length).Select(i => Stats.Cv(Enumerable.Range(0, reps).Select(r => v[r, i]).ToList())).ToList();
+        var rcv = Enumerable.Range(1, names.Length - 1).Select(i => Stats.Cv(Enumerable.Range(0, reps).Select(r => v[r, i] / v[r, 0]).ToList())).ToList();
+        Console.WriteLine($"{k,-17} cv per model: {string.Join(" ", cvs.Select(c => (c * 100).ToString("F1")))}   ratio cv: {string.Join(" ", rcv.Select(c => (c * 100).ToString("F1")))}");
+    }
+    Console.WriteLine($"load {MachineInfo.LoadAverage()}");
+}

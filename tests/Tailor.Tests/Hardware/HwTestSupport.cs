@@ -16,14 +16,12 @@ public static class HwData
         }
     }
 
-    public static string Shared(string rel) => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data", rel));
-
-    public static string FbnetCsv => Shared("hw-nas-bench-fbnet/fbnet_cifar100_latency.csv");
-    public static string Nb201Csv => Shared("nas-bench-201/nb201_cifar10.csv");
+    public static string FbnetCsv => Tailor.Benchmarks.SharedData.PathFbnet;
+    public static string Nb201Csv => Tailor.Benchmarks.SharedData.Path201;
 
     public static string OrSkip(string path)
     {
-        Skip.If(!File.Exists(path), $"shared data missing: {path}");
+        Skip.If(!File.Exists(path), $"shared data missing: {path} (set {Tailor.Benchmarks.SharedData.EnvVar} or put ../shared/data next to the repository)");
         return path;
     }
 

@@ -61,10 +61,27 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
             var c = fx.Space.Sample(rng);
             double sum = lut.FixedMs + c.Select((k, l) => lut.Entry(l, fx.Space.Choices(l)[k].Name)).Sum();
             Assert.Equal(sum, lut.Predict(c, fx.Space), 9);
+            Assert.Equal(sum, lut.Predict(c), 9);
             Assert.Equal(sum, lut.Predict(c.Select((k, l) => fx.Space.Choices(l)[k].Name).ToList()), 9);
             Assert.Equal(lut.Calibration.A + lut.Calibration.B * lut.PredictRaw(c, fx.Space), lut.Predict(c, fx.Space), 9);
         }
         Assert.Contains("no entry 'k7_e6'", Assert.Throws<TailorException>(() => lut.Entry(0, "k7_e6")).Message);
+    }
+
+    [Fact]
+    public void CalibrationFitIsRelativeAndFallsBackToARatio()
+    {
+        // exact line through the points
+        var (a, b) = LutBuilder.RelativeLinearFit(new double[] { 1, 2, 3, 4, 5, 6 }, new double[] { 1.5, 2.7, 3.9, 5.1, 6.3, 7.5 });
+        Assert.Equal(0.3, a, 9);
+        Assert.Equal(1.2, b, 9);
+        // few networks: ratio only
+        (a, b) = LutBuilder.RelativeLinearFit(new double[] { 1, 2 }, new double[] { 1.2, 2.4 });
+        Assert.Equal((0.0, 1.2), (a, Math.Round(b, 9)));
+        // a noisy, anti-correlated sample would give a negative slope: ratio instead
+        (a, b) = LutBuilder.RelativeLinearFit(new double[] { 1, 1.1, 1.2, 1.3, 1.4, 1.5 }, new double[] { 2, 1.9, 1.8, 1.7, 1.6, 1.5 });
+        Assert.Equal(0.0, a);
+        Assert.True(b > 0);
     }
 
     [Fact]
@@ -115,6 +132,8 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
         Assert.Contains("$.version: unsupported version 9", Bad(json.Replace("\"version\": 1", "\"version\": 9")));
         var node = JsonNode.Parse(json)!;
         node["layers"]![2]!["ms"]!.AsObject().Remove("k5_e3");
+        Assert.Contains("$.layers[2].candidates: must list exactly the candidates of ms", Bad(node.ToJsonString()));
+        node["layers"]![2]!["candidates"]!.AsArray().RemoveAt(1);
         Assert.Contains("$.layers[2].ms: no entry for candidate 'k5_e3'", Bad(node.ToJsonString()));
         node = JsonNode.Parse(json)!;
         node["layers"]![1]!["ms"]!["k3_e3"] = "fast";

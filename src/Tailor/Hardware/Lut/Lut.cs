@@ -62,6 +62,8 @@ public sealed record LutLayer
     [JsonPropertyName("input")] public string Input { get; init; } = "";
     [JsonPropertyName("output")] public string Output { get; init; } = "";
     [JsonPropertyName("stride")] public int Stride { get; init; }
+    /// <summary>Candidate names in the space's order (choice index i is Candidates[i]).</summary>
+    [JsonPropertyName("candidates")] public List<string> Candidates { get; init; } = new();
     /// <summary>Candidate name -> ms (measured time of the block alone, minus one runtime call overhead; identity skip = 0).</summary>
     [JsonPropertyName("ms")] public Dictionary<string, double> Ms { get; init; } = new();
 }
@@ -128,6 +130,20 @@ public sealed class Lut
     /// <summary>Calibrated prediction (ms) for one choice index per searchable layer.</summary>
     public double Predict(IReadOnlyList<int> choices, LayeredSpace space) =>
         Calibration.A + Calibration.B * PredictRaw(choices, space);
+
+    /// <summary>Calibrated prediction (ms) for one choice index per searchable layer, in the candidate order the table recorded.</summary>
+    public double Predict(IReadOnlyList<int> choices)
+    {
+        if (choices.Count != Layers.Count) throw new TailorException($"lut: expected {Layers.Count} layer choices, got {choices.Count}");
+        var names = new string[choices.Count];
+        for (int l = 0; l < choices.Count; l++)
+        {
+            var c = Layers[l].Candidates;
+            if (choices[l] < 0 || choices[l] >= c.Count) throw new TailorException($"lut: layer {l}: choice {choices[l]} out of range 0..{c.Count - 1}");
+            names[l] = c[choices[l]];
+        }
+        return Predict(names);
+    }
 
     /// <summary>Calibrated prediction from candidate names, one per layer.</summary>
     public double Predict(IReadOnlyList<string> candidates)
@@ -199,6 +215,8 @@ public sealed class Lut
             var ly = t.Layers[l];
             if (ly.Layer != l) throw Err($"layers[{l}].layer", $"expected {l} (got {ly.Layer})");
             if (ly.Ms.Count == 0) throw Err($"layers[{l}].ms", "no candidates");
+            if (ly.Candidates.Count != ly.Ms.Count || ly.Candidates.Any(c => !ly.Ms.ContainsKey(c)))
+                throw Err($"layers[{l}].candidates", "must list exactly the candidates of ms, in the space's order");
             foreach (var (k, v) in ly.Ms)
                 if (!double.IsFinite(v)) throw Err($"layers[{l}].ms.{k}", $"not a finite time ({v})");
         }
@@ -239,6 +257,8 @@ public sealed class Lut
             if (missing.Count > 0) throw Err($"layers[{l}].ms", $"no entry for candidate '{missing[0]}'");
             var extra = Layers[l].Ms.Keys.Where(n => !names.Contains(n)).ToList();
             if (extra.Count > 0) throw Err($"layers[{l}].ms.{extra[0]}", "the space has no such candidate at this layer");
+            if (!Layers[l].Candidates.SequenceEqual(names))
+                throw Err($"layers[{l}].candidates", $"table order {string.Join(",", Layers[l].Candidates)} differs from the space's {string.Join(",", names)}");
         }
     }
 

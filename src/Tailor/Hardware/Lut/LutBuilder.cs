@@ -68,7 +68,7 @@ public static class LutBuilder
             layers.Add(new LutLayer
             {
                 Layer = l, Block = info.Path, Input = $"{info.InChannels}x{info.InH}x{info.InW}", Output = info.OutShape,
-                Stride = space.Choices(l)[0].Block.Stride, Ms = ms,
+                Stride = space.Choices(l)[0].Block.Stride, Ms = ms, Candidates = space.Choices(l).Select(c => c.Name).ToList(),
             });
         }
         log?.Invoke($"lut build: {space.Name} @ {inShape} on {target.Spec}: {nFixed} fixed parts, {items.Count - nFixed} candidate ops in context");
@@ -146,10 +146,17 @@ public static class LutBuilder
         return list.Take(n).ToList();
     }
 
-    /// <summary>Least squares of the relative error: minimises sum ((a + b x - y) / y)^2.</summary>
+    /// <summary>
+    /// Least squares of the relative error: minimises sum ((a + b x - y) / y)^2. With fewer than 6 networks,
+    /// or when the two-parameter fit is not a sensible calibration (slope &lt;= 0, or a non-positive prediction
+    /// for the fastest network, which a noisy machine can produce), only the ratio b is fitted (a = 0).
+    /// </summary>
     public static (double A, double B) RelativeLinearFit(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
-        if (x.Count == 1) return (0, y[0] / x[0]);
+        double rx = 0, rxx = 0;
+        for (int i = 0; i < x.Count; i++) { rx += x[i] / y[i]; rxx += x[i] * x[i] / (y[i] * y[i]); }
+        var ratio = (0.0, rx / rxx);
+        if (x.Count < 6) return ratio;
         double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
         for (int i = 0; i < x.Count; i++)
         {
@@ -157,9 +164,10 @@ public static class LutBuilder
             sw += w; sx += w * x[i]; sy += w * y[i]; sxx += w * x[i] * x[i]; sxy += w * x[i] * y[i];
         }
         double det = sw * sxx - sx * sx;
-        if (Math.Abs(det) < 1e-12 * sw * sxx) return (0, sy / sx);
+        if (Math.Abs(det) < 1e-12 * sw * sxx) return ratio;
         double b = (sw * sxy - sx * sy) / det;
         double a = (sy - b * sx) / sw;
+        if (!(b > 0) || a + b * x.Min() <= 0) return ratio;
         return (a, b);
     }
 }

@@ -87,11 +87,10 @@ public sealed class SpaceEncoding(LayeredSpace space, string name, string defaul
 /// Features: the 30-dim one-hot, then for each edge and each op other than none whether the edge is
 /// live (on a path input -&gt; output of non-none edges: runtimes that prune dead code only run those),
 /// then whether the cell connects input to output at all (55 features).
-/// (Minimal parser of our own: the NB201 space of the benchmarks branch was not available here.)
 /// </summary>
 public sealed class Nb201Encoding : IArchEncoding
 {
-    public static readonly string[] Ops = { "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3" };
+    public static readonly string[] Ops = Tailor.Benchmarks.Nb201Arch.OpNames;
     /// <summary>(from, to) node of each edge, in group order.</summary>
     public static readonly (int From, int To)[] Edges = { (0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3) };
     public string Name => "nb201";
@@ -144,28 +143,6 @@ public sealed class Nb201Encoding : IArchEncoding
         return cat(new[] { w }.Concat(live).Append(r[3].unsqueeze(-1)).ToArray(), -1);
     }
 
-    public int[] Parse(string cell)
-    {
-        var s = cell.Trim();
-        var nodes = s.Split('+');
-        if (nodes.Length != 3) throw new TailorException($"'{cell}': expected 3 nodes separated by '+' (|op~0|+|op~0|op~1|+|op~0|op~1|op~2|)");
-        var ch = new List<int>();
-        for (int j = 0; j < 3; j++)
-        {
-            var node = nodes[j];
-            if (!node.StartsWith('|') || !node.EndsWith('|')) throw new TailorException($"'{cell}': node {j + 1} '{node}' must be enclosed in '|'");
-            var edges = node[1..^1].Split('|');
-            if (edges.Length != j + 1) throw new TailorException($"'{cell}': node {j + 1} must have {j + 1} input edge(s), got {edges.Length}");
-            for (int i = 0; i <= j; i++)
-            {
-                var parts = edges[i].Split('~');
-                if (parts.Length != 2 || parts[1] != i.ToString())
-                    throw new TailorException($"'{cell}': node {j + 1} edge '{edges[i]}': expected OP~{i}");
-                int op = Array.IndexOf(Ops, parts[0]);
-                if (op < 0) throw new TailorException($"'{cell}': unknown op '{parts[0]}'; expected one of {string.Join(", ", Ops)}");
-                ch.Add(op);
-            }
-        }
-        return ch.ToArray();
-    }
+    /// <summary>Parses the benchmark's cell string with <see cref="Tailor.Benchmarks.Nb201Arch.Parse"/> (same edge order).</summary>
+    public int[] Parse(string cell) => Tailor.Benchmarks.Nb201Arch.Parse(cell.Trim()).Ops();
 }
