@@ -35,13 +35,8 @@ public static class CellSearchCommands
         ["hdas"] = "H-DAS: stage-specific cells (one alpha set per stage and per reduction cell); in the DARTS space then the stage-level search over fixed cells (inter-cell DAG in a sliding window, number of cells per stage with its cost term)",
     };
 
-    public static Command Search()
-    {
-        var cmd = new Command("search", "Architecture search. Differentiable cell search: darts, gdas, msg-das, darts-pt, hdas (NAS-Bench-201 or DARTS cell space)");
-        foreach (var m in CellSearchOptions.Methods) cmd.Subcommands.Add(Method(m));
-        cmd.Subcommands.Add(StepBench());
-        return cmd;
-    }
+    /// <summary>The subcommands this file adds to `tailor search` (SearchCommands.Search(CellSearchCommands.Commands())).</summary>
+    public static Command[] Commands() => CellSearchOptions.Methods.Select(Method).Append(StepBench()).ToArray();
 
     sealed class Common
     {

@@ -3,7 +3,8 @@ namespace Tailor.Util;
 /// <summary>Writes files so that a reader (or a killed run) never sees half a file: temp file in the same folder, then rename.</summary>
 public static class AtomicFile
 {
-    public static void WriteAllText(string path, string text) => Write(path, s => { using var w = new StreamWriter(s); w.Write(text); });
+    // Not a StreamWriter: disposing it would close the temp stream before Write flushes it to disk (ObjectDisposedException).
+    public static void WriteAllText(string path, string text) => Write(path, s => s.Write(new System.Text.UTF8Encoding(false).GetBytes(text)));
 
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
