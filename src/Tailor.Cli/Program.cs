@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(ArchCommands.Arch());
         root.Subcommands.Add(SearchCommands.Search(CellSearchCommands.Commands()));
         root.Subcommands.Add(CellSearchCommands.CellNet());
+        root.Subcommands.Add(TrainCommand.Create());
         return root;
     }
 
