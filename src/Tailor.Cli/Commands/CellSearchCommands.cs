@@ -21,7 +21,7 @@ public static class CellSearchCommands
         "darts" => 10,
         "gdas" => 30,
         "msg-das" => 15,
-        "darts-pt" => 8,
+        "darts-pt" => 6,
         "hdas" => 8,
         _ => 10,
     };
@@ -41,7 +41,7 @@ public static class CellSearchCommands
     sealed class Common
     {
         public readonly Option<string> Space = new("--space") { Description = "Cell space: nb201 (NAS-Bench-201, scored by its table) or darts", DefaultValueFactory = _ => "nb201" };
-        public readonly Option<string> Data = new("--data") { Description = $"Images: {SearchImages.SpecHelp} (default: the shared CIFAR-10 subset)", DefaultValueFactory = _ => "cifar10" };
+        public readonly Option<string> Data = new("--data") { Description = $"Images: {SearchData.SpecHelp} (default: the shared CIFAR-10 subset)", DefaultValueFactory = _ => "cifar10" };
         public readonly Option<int?> Epochs = new("--epochs") { Description = "Search epochs (DARTS-PT: supernet epochs before the projections; H-DAS: cell-level epochs). Default: the method's demo setting" };
         public readonly Option<long> Seed = new("--seed") { Description = "Seed of everything (same seed, same search)", DefaultValueFactory = _ => 0 };
         public readonly Option<string> Out = new("--out") { Description = "Output folder (genotype, summary.json, CSVs, plots, checkpoint)", Required = true };
@@ -58,11 +58,12 @@ public static class CellSearchCommands
         public readonly Option<int> ValImages = new("--val-images") { Description = "Images in the architecture's half of the split", DefaultValueFactory = _ => 2000 };
         public readonly Option<int?> StepsPerEpoch = new("--steps-per-epoch") { Description = "Cap steps per epoch (default: one pass over the training half)" };
         public readonly Option<double> Lr = new("--lr") { Description = "Weights' SGD learning rate (cosine to 0.001)", DefaultValueFactory = _ => 0.025 };
-        public readonly Option<double> ArchLr = new("--arch-lr") { Description = "Alpha's Adam learning rate", DefaultValueFactory = _ => 3e-4 };
+        public readonly Option<double> ArchLr = new("--arch-lr") { Description = "Alpha's Adam learning rate (DARTS: 3e-4 over ~20k alpha steps; the demo default is 10x that for its 300-900 steps)", DefaultValueFactory = _ => 3e-3 };
         public readonly Option<double> ArchWd = new("--arch-weight-decay") { Description = "Alpha's weight decay", DefaultValueFactory = _ => 1e-3 };
         public readonly Option<bool> NoAugment = new("--no-augment") { Description = "No random crop / flip" };
+        public readonly Option<int> Threads = new("--threads") { Description = "libtorch threads (default: one per core; 1 is faster on a loaded machine; results can differ in the last digits between thread counts)", DefaultValueFactory = _ => Environment.ProcessorCount };
 
-        public IEnumerable<Option> All() => new Option[] { Space, Data, Epochs, Seed, Out, Resume, Json, Table, LatencyLambda, LatencyColumn, Channels, Cells, Layers, Batch, TrainImages, ValImages, StepsPerEpoch, Lr, ArchLr, ArchWd, NoAugment };
+        public IEnumerable<Option> All() => new Option[] { Space, Data, Epochs, Seed, Out, Resume, Json, Table, LatencyLambda, LatencyColumn, Channels, Cells, Layers, Batch, TrainImages, ValImages, StepsPerEpoch, Lr, ArchLr, ArchWd, NoAugment, Threads };
     }
 
     static Command Method(string method)
@@ -79,7 +80,7 @@ public static class CellSearchCommands
         var fix = new Option<bool>("--fix-alpha") { Description = "Train the supernet with alpha fixed to uniform (DARTS-PT's fix-alpha variant)" };
         var tune = new Option<int>("--pt-tune-epochs") { Description = "Epochs of supernet tuning between projections", DefaultValueFactory = _ => 1 };
         var order = new Option<string>("--pt-order") { Description = "Edge order: random (seeded) or sequential", DefaultValueFactory = _ => "random" };
-        var evalB = new Option<int>("--pt-eval-batches") { Description = "Validation batches per accuracy measurement (0: the whole validation half)", DefaultValueFactory = _ => 0 };
+        var evalB = new Option<int>("--pt-eval-batches") { Description = "Validation batches per accuracy measurement (0: the whole validation half)", DefaultValueFactory = _ => 6 };
         var hStage = new Option<int>("--hdas-stage-epochs") { Description = "darts space: epochs of the stage-level search", DefaultValueFactory = _ => 2 };
         var hMax = new Option<int>("--hdas-max-cells") { Description = "darts space: most cells per stage", DefaultValueFactory = _ => 3 };
         var hWin = new Option<int>("--hdas-window") { Description = "darts space: earlier nodes a cell's first input may come from", DefaultValueFactory = _ => 2 };
@@ -105,10 +106,13 @@ public static class CellSearchCommands
                 TauMax = method is "gdas" or "msg-das" ? r.GetValue(tauMax) : 10, TauMin = method is "gdas" or "msg-das" ? r.GetValue(tauMin) : 0.1,
                 K = method == "msg-das" ? r.GetValue(k) : 2, DropBlock = method == "msg-das" ? r.GetValue(dropblock) : 0.1, Distill = method == "msg-das" ? r.GetValue(distill) : 0,
                 FixAlpha = method == "darts-pt" && r.GetValue(fix), PtTuneEpochs = method == "darts-pt" ? r.GetValue(tune) : 1,
-                PtOrder = method == "darts-pt" ? r.GetValue(order)! : "random", PtEvalBatches = method == "darts-pt" ? r.GetValue(evalB) : 0,
+                PtOrder = method == "darts-pt" ? r.GetValue(order)! : "random", PtEvalBatches = method == "darts-pt" ? r.GetValue(evalB) : 6,
                 HdasStageEpochs = method == "hdas" ? r.GetValue(hStage) : 2, HdasMaxCells = method == "hdas" ? r.GetValue(hMax) : 3,
                 HdasWindow = method == "hdas" ? r.GetValue(hWin) : 2, HdasDepthLambda = method == "hdas" ? r.GetValue(hLam) : 0.05,
             };
+            int threads = r.GetValue(c.Threads);
+            if (threads < 1) throw new TailorException($"--threads: must be at least 1, got {threads}");
+            TorchSharp.torch.set_num_threads(threads);
             return RunSearch(o, r.GetValue(c.Data)!, r.GetValue(c.Table), r.GetValue(c.Out)!, r.GetValue(c.Resume), r.GetValue(c.Json));
         }));
         return cmd;
@@ -117,7 +121,7 @@ public static class CellSearchCommands
     public static int RunSearch(CellSearchOptions o, string data, string? tablePath, string outDir, bool resume, bool json)
     {
         o.Validate();
-        var images = SearchImages.Open(data);
+        var images = SearchData.Open(data);
         CellSearch.CheckData(o, images);
         Nb201Table? table = o.Space == "nb201" ? new Nb201Table(tablePath ?? Nb201Table.DefaultPath(), o.LatencyColumn) : null;
         using var cts = new CancellationTokenSource();
@@ -163,7 +167,8 @@ public static class CellSearchCommands
 
     static string EpochLine(EpochRecord e)
     {
-        var s = $"epoch {e.Epoch} [{e.Phase}] loss {e.TrainLoss:F3} acc {e.TrainAcc:F1}%";
+        var s = $"epoch {e.Epoch} [{e.Phase}]";
+        if (e.TrainLoss is { } tl0) s += $" loss {tl0:F3} acc {e.TrainAcc:F1}%";
         if (e.ValAcc is { } va) s += $" | val acc {va:F1}%";
         if (e.Tau is { } t) s += $" | tau {t:F2}";
         if (e.SkipWeight is { } sk) s += $" | skip {sk:F3}";
@@ -195,12 +200,14 @@ public static class CellSearchCommands
         var cells = new Option<int>("--cells") { DefaultValueFactory = _ => 1, Description = "nb201 cells per stage" };
         var layers = new Option<int>("--layers") { DefaultValueFactory = _ => 5, Description = "darts cells" };
         var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 64, Description = "batch size" };
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount, Description = "libtorch threads" };
         var memory = new Option<bool>("--memory") { Description = "Measure the peak resident memory of the first method only (run one process per method)" };
         var json = Cli.JsonOption();
         var cmd = new Command("step-bench", "Benchmark: time per search step (weights + alpha) and peak memory of DARTS (all ops), GDAS (one op) and MSG-DAS (K ops) on the same supernet")
-            { methods, steps, rounds, space, ch, cells, layers, batch, memory, json };
+            { methods, steps, rounds, space, ch, cells, layers, batch, memory, threads, json };
         cmd.SetAction(r => Cli.Run(() =>
         {
+            TorchSharp.torch.set_num_threads(Math.Max(1, r.GetValue(threads)));
             var res = StepBenchmark.Run(r.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), r.GetValue(space)!,
                 r.GetValue(ch), r.GetValue(cells), r.GetValue(layers), r.GetValue(batch), r.GetValue(steps), r.GetValue(rounds), r.GetValue(memory));
             if (r.GetValue(json)) { Cli.PrintJson(res); return 0; }

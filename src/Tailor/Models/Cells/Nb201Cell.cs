@@ -1,78 +1,42 @@
-using System.Text;
+using Tailor.Benchmarks;
 
 namespace Tailor.Models.Cells;
 
 /// <summary>
 /// A NAS-Bench-201 cell genotype: 4 nodes, 6 edges (1&lt;-0, 2&lt;-0, 2&lt;-1, 3&lt;-0, 3&lt;-1, 3&lt;-2), one op
-/// per edge. <see cref="ToString"/> writes the benchmark's string exactly
-/// (<c>|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|</c>)
-/// and <see cref="Parse"/> accepts exactly that form.
+/// per edge. Parsing and printing are the benchmark's exact strings, done by <see cref="Nb201Arch"/>
+/// (<c>|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|</c>);
+/// this type adds what the supernets need (op constants, edge wiring, structural checks).
 /// </summary>
 public sealed class Nb201Cell : IEquatable<Nb201Cell>
 {
-    public const int Nodes = 4, Edges = 6;
-    public static readonly string[] OpNames = { "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3" };
+    public const int Nodes = 4, Edges = Nb201Arch.Edges;
+    public static readonly string[] OpNames = Nb201Arch.OpNames;
     public const int None = 0, Skip = 1, Conv1x1 = 2, Conv3x3 = 3, AvgPool = 4;
     /// <summary>(to, from) of each edge, in the string's order.</summary>
-    public static readonly (int To, int From)[] EdgeNodes = { (1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2) };
+    public static readonly (int To, int From)[] EdgeNodes = Nb201Arch.EdgeNodes;
 
     readonly int[] _ops;
     public IReadOnlyList<int> Ops => _ops;
+    public Nb201Arch Arch { get; }
 
     public Nb201Cell(IReadOnlyList<int> ops)
     {
         if (ops.Count != Edges) throw new TailorException($"NAS-Bench-201 cell: {ops.Count} ops, needs {Edges}");
-        for (int e = 0; e < Edges; e++)
-            if ((uint)ops[e] >= OpNames.Length) throw new TailorException($"NAS-Bench-201 cell: op index {ops[e]} on edge {e} (must be 0..{OpNames.Length - 1})");
+        Arch = Nb201Arch.FromOps(ops.ToArray());
         _ops = ops.ToArray();
     }
+
+    public Nb201Cell(Nb201Arch arch) : this(arch.Ops()) { }
 
     public static int EdgeIndex(int to, int from) => to * (to - 1) / 2 + from;
 
     public string OpName(int edge) => OpNames[_ops[edge]];
 
-    public override string ToString()
-    {
-        var sb = new StringBuilder(96);
-        for (int node = 1, e = 0; node < Nodes; node++)
-        {
-            if (node > 1) sb.Append('+');
-            sb.Append('|');
-            for (int from = 0; from < node; from++, e++) sb.Append(OpNames[_ops[e]]).Append('~').Append(from).Append('|');
-        }
-        return sb.ToString();
-    }
+    public override string ToString() => Arch.ToString();
 
-    /// <summary>Parses the benchmark's string exactly: no spaces, node groups joined by '+', inputs in order ~0, ~1, ...</summary>
-    public static Nb201Cell Parse(string s)
-    {
-        string Bad(string why) => $"NAS-Bench-201 genotype '{s}': {why} (expected |op~0|+|op~0|op~1|+|op~0|op~1|op~2| with ops {string.Join(", ", OpNames)})";
-        if (string.IsNullOrEmpty(s)) throw new TailorException(Bad("empty"));
-        var groups = s.Split('+');
-        if (groups.Length != Nodes - 1) throw new TailorException(Bad($"{groups.Length} node groups, needs {Nodes - 1}"));
-        var ops = new int[Edges];
-        int count = groups.Sum(g => Math.Max(0, g.Split('|', StringSplitOptions.RemoveEmptyEntries).Length));
-        if (count != Edges) throw new TailorException(Bad($"{count} edges, needs {Edges}"));
-        int e = 0;
-        for (int n = 0; n < groups.Length; n++)
-        {
-            string g = groups[n];
-            if (g.Length < 2 || g[0] != '|' || g[^1] != '|') throw new TailorException(Bad($"node {n + 1} group must start and end with '|'"));
-            var parts = g[1..^1].Split('|');
-            if (parts.Length != n + 1) throw new TailorException(Bad($"node {n + 1} has {parts.Length} inputs, needs {n + 1}"));
-            for (int i = 0; i < parts.Length; i++, e++)
-            {
-                int t = parts[i].LastIndexOf('~');
-                if (t < 0) throw new TailorException(Bad($"'{parts[i]}' is not op~node"));
-                string op = parts[i][..t], from = parts[i][(t + 1)..];
-                if (from != i.ToString()) throw new TailorException(Bad($"'{parts[i]}': input {i} of node {n + 1} must be ~{i}"));
-                int k = Array.IndexOf(OpNames, op);
-                if (k < 0) throw new TailorException(Bad($"unknown op '{op}'"));
-                ops[e] = k;
-            }
-        }
-        return new Nb201Cell(ops);
-    }
+    /// <summary>Parses the benchmark's string exactly (<see cref="Nb201Arch.Parse"/>).</summary>
+    public static Nb201Cell Parse(string s) => new(Nb201Arch.Parse(s));
 
     /// <summary>Whether the output node (3) is reachable from the input node (0) through ops other than none.</summary>
     public bool Connected()

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Tailor.Data;
 using Tailor.Models.Cells;
 using Tailor.Util;
 using TorchSharp;
@@ -41,7 +42,7 @@ public sealed class CellSearch : IDisposable
 
     public const string CheckpointDir = "checkpoint";
 
-    public CellSearch(CellSearchOptions o, SearchImages data, Nb201Table? table, string? outDir, bool resume = false)
+    public CellSearch(CellSearchOptions o, ImageDataset data, Nb201Table? table, string? outDir, bool resume = false)
     {
         o.Validate();
         Options = o;
@@ -49,12 +50,12 @@ public sealed class CellSearch : IDisposable
         _table = table;
         _out = outDir;
         if (o.Space == "nb201" && table == null) throw new TailorException("nb201 search: the NAS-Bench-201 table is needed to score derived cells");
-        _split = new SearchSplit(data, o.TrainImages, o.ValImages, o.Seed);
+        _split = new SearchSplit(data, o.TrainImages, o.ValImages, o.Batch, o.Augment, o.Seed);
         torch.manual_seed(o.Seed);
         bool stageSpecific = o.Method == "hdas";
         Net = o.Space == "nb201"
-            ? new Nb201Supernet(new Nb201SupernetConfig { C = o.C, N = o.N, Classes = data.Classes, InputChannels = data.Shape.Channels, StageSpecific = stageSpecific })
-            : new DartsSupernet(new DartsSupernetConfig { C = o.C, Layers = o.Layers, Classes = data.Classes, InputChannels = data.Shape.Channels, StageSpecific = stageSpecific });
+            ? new Nb201Supernet(new Nb201SupernetConfig { C = o.C, N = o.N, Classes = data.Classes, InputChannels = data.Channels, StageSpecific = stageSpecific })
+            : new DartsSupernet(new DartsSupernetConfig { C = o.C, Layers = o.Layers, Classes = data.Classes, InputChannels = data.Channels, StageSpecific = stageSpecific });
         _groups = Net.Groups;
         Arch = new ArchParameters(Net, o.Seed, zero: o.FixAlpha);
         _sgd = new SgdMomentum(Net.WeightParameters().Cast<Tensor>().ToList(), o.Momentum, o.WeightDecay, o.Nesterov);
@@ -78,7 +79,7 @@ public sealed class CellSearch : IDisposable
     }
 
     /// <summary>Space/data agreement: the NAS-Bench-201 table scores CIFAR-10 (3x32x32, 10 classes) cells only.</summary>
-    public static void CheckData(CellSearchOptions o, SearchImages data)
+    public static void CheckData(CellSearchOptions o, ImageDataset data)
     {
         if (o.Space == "nb201" && (data.Shape.Channels != 3 || data.Shape.Height != 32 || data.Shape.Width != 32 || data.Classes != 10))
             throw new TailorException($"--space nb201 is scored by the NAS-Bench-201 CIFAR-10 table and needs 3x32x32 images in 10 classes; {data.Name} has {data.Shape} images in {data.Classes} classes");
@@ -86,7 +87,7 @@ public sealed class CellSearch : IDisposable
             throw new TailorException($"--space {o.Space}: image height and width must be multiples of 4 (two stride-2 reductions); {data.Name} has {data.Shape}");
     }
 
-    int StepsPerEpoch => Options.StepsPerEpoch ?? Math.Max(1, _split.TrainCount / Options.Batch);
+    int StepsPerEpoch => Math.Min(Options.StepsPerEpoch ?? int.MaxValue, _split.StepsPerEpoch);
 
     // ------------------------------------------------------------------ plans
 
@@ -202,8 +203,8 @@ public sealed class CellSearch : IDisposable
             lv = loss.item<float>();
             acc = Accuracy(logits, yv);
             if (_latency != null && Options.LatencyLambda > 0) loss = loss + LatencyTerm() * Options.LatencyLambda;
-            var grads = autograd.grad(new[] { loss }, Arch.Alphas, allow_unused: true);
-            for (int g = 0; g < grads.Count; g++) SetGrad(Arch.Alphas[g], grads[g]);
+            var grads = SecondOrder.Grad(loss, Arch.Alphas);
+            for (int g = 0; g < grads.Length; g++) SetGrad(Arch.Alphas[g], grads[g]);
         }
         _adam.Step();
         State.AdamSteps = _adam.Steps;
@@ -266,18 +267,16 @@ public sealed class CellSearch : IDisposable
         if (sampled) _tau = phaseEpochs <= 1 ? o.TauMin : o.TauMax - (o.TauMax - o.TauMin) * phaseEpoch / (phaseEpochs - 1);
         _gumbel = new Generator((ulong)SearchRng.Mix(o.Seed, ge, 1));
         Net.Regulariser.Generator = new Generator((ulong)SearchRng.Mix(o.Seed, ge, 2));
-        var orderT = SearchRng.Permutation(_split.TrainCount, SearchRng.Mix(o.Seed, ge, 3));
-        var orderV = SearchRng.Permutation(_split.ValCount, SearchRng.Mix(o.Seed, ge, 4));
         int steps = StepsPerEpoch;
         double tl = 0, ta = 0, vl = 0, va = 0;
         var sw = Stopwatch.StartNew();
-        for (int s = 0; s < steps; s++)
+        int s = 0;
+        foreach (var (xt, yt, xv, yv) in _split.Epoch(ge))
         {
+            if (s >= steps) break;
             Cancel.ThrowIfCancellationRequested();
             using (var scope = NewDisposeScope())
             {
-                var (xt, yt) = _split.Batch(false, orderT, s, o.Batch, o.Augment, SearchRng.Mix(o.Seed, ge, 5 + 16L * s));
-                var (xv, yv) = _split.Batch(true, orderV, s, o.Batch, o.Augment, SearchRng.Mix(o.Seed, ge, 6 + 16L * s));
                 double l, a;
                 if (archSteps && _archFirst) { (l, a) = ArchStep(xv, yv, xt, yt, lr); vl += l; va += a; }
                 (l, a) = WeightStep(xt, yt, lr);
@@ -285,7 +284,8 @@ public sealed class CellSearch : IDisposable
                 if (archSteps && !_archFirst) { (l, a) = ArchStep(xv, yv, xt, yt, lr); vl += l; va += a; }
                 if (archSteps) RecordAlpha(ge + 1);
             }
-            Progress?.Invoke(new SearchProgress(phase, ge + 1, TotalEpochsPlanned(), s + 1, steps));
+            s++;
+            Progress?.Invoke(new SearchProgress(phase, ge + 1, TotalEpochsPlanned(), s, steps));
         }
         State.Seconds += sw.Elapsed.TotalSeconds;
         State.EpochsDone++;
@@ -302,16 +302,19 @@ public sealed class CellSearch : IDisposable
     {
         var o = Options;
         if (o.Method is "gdas" or "msg-das") _tau = o.TauMax;
-        var orderT = _benchOrderT ??= SearchRng.Permutation(_split.TrainCount, 3);
-        var orderV = _benchOrderV ??= SearchRng.Permutation(_split.ValCount, 4);
+        if (_bench == null || !_bench.MoveNext())
+        {
+            _bench = _split.Epoch(_benchEpoch++, "bench").GetEnumerator();
+            _bench.MoveNext();
+        }
+        var (xt, yt, xv, yv) = _bench.Current;
         using var scope = NewDisposeScope();
-        var (xt, yt) = _split.Batch(false, orderT, step, o.Batch, o.Augment, step);
-        var (xv, yv) = _split.Batch(true, orderV, step, o.Batch, o.Augment, step + 1);
         if (!o.FixAlpha && _archFirst) ArchStep(xv, yv, xt, yt, o.Lr);
         WeightStep(xt, yt, o.Lr);
         if (!o.FixAlpha && !_archFirst) ArchStep(xv, yv, xt, yt, o.Lr);
     }
-    int[]? _benchOrderT, _benchOrderV;
+    IEnumerator<(Tensor, Tensor, Tensor, Tensor)>? _bench;
+    int _benchEpoch;
 
     /// <summary>Candidate-op forward calls of one supernet forward with the method's plans (GDAS: one per edge).</summary>
     public long OpsPerForward()
@@ -319,7 +322,8 @@ public sealed class CellSearch : IDisposable
         using var scope = NewDisposeScope();
         using var ng = no_grad();
         Net.ResetCalls();
-        Net.Forward(_split.ValX.narrow(0, 0, Math.Min(2, _split.ValCount)), Plans(false));
+        var (x, _) = _split.EvalBatches().First();
+        Net.Forward(x.narrow(0, 0, Math.Min(2, x.shape[0])), Plans(false));
         long n = Net.TotalCalls();
         Net.ResetCalls();
         return n;
@@ -427,20 +431,17 @@ public sealed class CellSearch : IDisposable
         Net.eval();
         try
         {
-            int n = _split.ValCount, b = Options.Batch;
-            int batches = (n + b - 1) / b;
-            if (Options.PtEvalBatches > 0) batches = Math.Min(batches, Options.PtEvalBatches);
+            int batches = Options.PtEvalBatches > 0 ? Options.PtEvalBatches : int.MaxValue;
             long correct = 0, total = 0;
-            for (int i = 0; i < batches; i++)
+            int i = 0;
+            foreach (var (x, y) in _split.EvalBatches())
             {
+                if (i++ >= batches) break;
                 using var scope = NewDisposeScope();
                 using var ng = no_grad();
-                int start = i * b, len = Math.Min(b, n - start);
-                var x = _split.ValX.narrow(0, start, len);
-                var y = _split.ValY.narrow(0, start, len);
                 var logits = Net.Forward(x, Plans(false, maskOp, maskEdge));
                 correct += logits.argmax(1).eq(y).sum().item<long>();
-                total += len;
+                total += y.shape[0];
             }
             return correct * 100.0 / total;
         }
@@ -456,8 +457,10 @@ public sealed class CellSearch : IDisposable
             // op: remove each op of the edge (zero its weight, no renormalisation); keep the one whose removal hurts most
             var cands = Enumerable.Range(0, Net.OpNames.Count).Where(o => Options.Space == "nb201" || o != Net.NoneOp).ToArray();
             var accs = cands.Select(op => EvalSupernet(maskOp: (g, target, op))).ToArray();
-            int best = 0;
-            for (int i = 1; i < cands.Length; i++) if (accs[i] < accs[best]) best = i;
+            // largest drop first; ties go to the op with the larger architecture weight, 'none' last
+            var w = Arch.Weights()[g][target];
+            int best = Enumerable.Range(0, cands.Length)
+                .OrderBy(i => accs[i]).ThenBy(i => cands[i] == Net.NoneOp ? 1 : 0).ThenByDescending(i => w[cands[i]]).ThenBy(i => i).First();
             State.FixedOps![g][target] = cands[best];
             return new ProjectionRecord
             {
@@ -471,7 +474,8 @@ public sealed class CellSearch : IDisposable
             int step = target, n = 2 + step;
             var cands = Enumerable.Range(0, n).ToArray();
             var accs = cands.Select(j => EvalSupernet(maskEdge: (g, DartsCell.EdgeIndex(step, j)))).ToArray();
-            var keep = cands.OrderBy(j => accs[j]).ThenBy(j => j).Take(2).OrderBy(j => j).ToArray();
+            var wt = Arch.Weights()[g];
+            var keep = cands.OrderBy(j => accs[j]).ThenByDescending(j => wt[DartsCell.EdgeIndex(step, j)].Skip(1).Max()).ThenBy(j => j).Take(2).OrderBy(j => j).ToArray();
             State.KeepEdges![g][step] = keep;
             return new ProjectionRecord
             {
@@ -607,6 +611,7 @@ public sealed class CellSearch : IDisposable
 
     public void Dispose()
     {
+        _bench?.Dispose();
         _split.Dispose();
         Net.Dispose();
         Arch.Dispose();

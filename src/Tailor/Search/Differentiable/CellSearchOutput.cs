@@ -168,9 +168,9 @@ public static class CellPlots
         }
         else
         {
-            var ed = s.State.Epochs.Where(e => e.ValAcc.HasValue || e.TrainAcc > 0).ToList();
+            var ed = s.State.Epochs.Where(e => e.TrainAcc.HasValue).ToList();
             var xs = ed.Select(e => (double)e.Epoch).ToArray();
-            var t = p.Add.Scatter(xs, ed.Select(e => e.TrainAcc).ToArray()); t.LegendText = "supernet train acc";
+            var t = p.Add.Scatter(xs, ed.Select(e => e.TrainAcc!.Value).ToArray()); t.LegendText = "supernet train acc";
             var withVal = ed.Where(e => e.ValAcc.HasValue).ToList();
             if (withVal.Count > 0) { var v = p.Add.Scatter(withVal.Select(e => (double)e.Epoch).ToArray(), withVal.Select(e => e.ValAcc!.Value).ToArray()); v.LegendText = "supernet val acc"; }
             p.YLabel("supernet accuracy (%)");

@@ -12,8 +12,8 @@ public sealed record EpochRecord
     [JsonPropertyName("table_test")] public double? TableTest { get; init; }
     [JsonPropertyName("table_latency_ms")] public double? TableLatency { get; init; }
     [JsonPropertyName("predicted_latency_ms")] public double? PredictedLatency { get; init; }
-    [JsonPropertyName("train_loss")] public double TrainLoss { get; init; }
-    [JsonPropertyName("train_acc")] public double TrainAcc { get; init; }
+    [JsonPropertyName("train_loss")] public double? TrainLoss { get; init; }
+    [JsonPropertyName("train_acc")] public double? TrainAcc { get; init; }
     [JsonPropertyName("val_loss")] public double? ValLoss { get; init; }
     [JsonPropertyName("val_acc")] public double? ValAcc { get; init; }
     [JsonPropertyName("lr")] public double Lr { get; init; }

@@ -184,26 +184,27 @@ public sealed class HdasStageSearch : IDisposable
     {
         var o = _s.Options;
         var st = _s.State;
-        int steps = o.StepsPerEpoch ?? Math.Max(1, _split.TrainCount / o.Batch);
+        int steps = Math.Min(o.StepsPerEpoch ?? int.MaxValue, _split.StepsPerEpoch);
         while (st.HdasStageEpochsDone < o.HdasStageEpochs)
         {
             int pe = st.HdasStageEpochsDone, ge = st.EpochsDone;
             double lr = GradTools.Cosine(o.Lr, o.LrMin, pe, o.HdasStageEpochs);
-            var orderT = SearchRng.Permutation(_split.TrainCount, SearchRng.Mix(o.Seed, ge, 3));
-            var orderV = SearchRng.Permutation(_split.ValCount, SearchRng.Mix(o.Seed, ge, 4));
             double tl = 0, ta = 0, vl = 0, dl = 0;
             var sw = Stopwatch.StartNew();
-            for (int s = 0; s < steps; s++)
+            int s = 0;
+            foreach (var (xt, yt, xv, yv) in _split.Epoch(ge))
             {
+                if (s >= steps) break;
                 _s.Cancel.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var (xt, yt) = _split.Batch(false, orderT, s, o.Batch, o.Augment, SearchRng.Mix(o.Seed, ge, 5 + 16L * s));
-                var (xv, yv) = _split.Batch(true, orderV, s, o.Batch, o.Augment, SearchRng.Mix(o.Seed, ge, 6 + 16L * s));
-                var (ce, d) = ArchStep(xv, yv);
-                vl += ce; dl += d;
-                var (l, a) = WeightStep(xt, yt, lr);
-                tl += l; ta += a;
-                _s.Progress?.Invoke(new SearchProgress("stage", ge + 1, _s.TotalEpochsPlanned(), s + 1, steps));
+                using (var scope = NewDisposeScope())
+                {
+                    var (ce, d) = ArchStep(xv, yv);
+                    vl += ce; dl += d;
+                    var (l, a) = WeightStep(xt, yt, lr);
+                    tl += l; ta += a;
+                }
+                s++;
+                _s.Progress?.Invoke(new SearchProgress("stage", ge + 1, _s.TotalEpochsPlanned(), s, steps));
             }
             st.Seconds += sw.Elapsed.TotalSeconds;
             st.EpochsDone++;

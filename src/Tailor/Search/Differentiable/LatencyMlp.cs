@@ -39,7 +39,7 @@ public sealed class LatencyMlp : nn.Module<Tensor, Tensor>
     public static LatencyMlp Fit(Nb201Table table, long seed = 0, int iterations = 600)
     {
         if (table.LatencyColumn == null) throw new TailorException($"{table.Path}: no latency column selected");
-        var rows = table.Rows.OrderBy(r => r.Index).ToArray();
+        var rows = table.Rows.ToArray();
         var x = new float[rows.Length * 30];
         var y = new float[rows.Length];
         for (int i = 0; i < rows.Length; i++)

@@ -32,7 +32,7 @@ public static class StepBenchmark
         var px = new byte[count * 3 * 32 * 32];
         for (int i = 0; i < px.Length; i++) px[i] = (byte)rng.Next(256);
         var lb = Enumerable.Range(0, count).Select(i => (byte)(i % 10)).ToArray();
-        var data = new SearchImages("synthetic", px, lb, new InputShape(3, 32, 32), 10);
+        var data = new Tailor.Data.ImageDataset("synthetic", px, lb, 3, 32, 32, 10);
         var table = space == "nb201" ? new Nb201Table(Nb201Table.DefaultPath(), null) : null;
         var runs = new List<(string Name, CellSearch S)>();
         try
