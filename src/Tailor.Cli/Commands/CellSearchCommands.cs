@@ -18,13 +18,16 @@ public static class CellSearchCommands
     /// <summary>Demo defaults per method: epochs that finish in under 15 minutes on 2 cores (bench/README.md).</summary>
     public static int DefaultEpochs(string method) => method switch
     {
-        "darts" => 10,
+        "darts" => 8,
         "gdas" => 30,
         "msg-das" => 15,
-        "darts-pt" => 6,
+        "darts-pt" => 5,
         "hdas" => 8,
         _ => 10,
     };
+
+    /// <summary>Weights-only epochs first (sampled methods need a trained supernet before their noisy alpha gradients mean anything).</summary>
+    public static int DefaultWarmup(string method) => method switch { "gdas" => 10, "msg-das" => 5, _ => 0 };
 
     static readonly Dictionary<string, string> Descriptions = new()
     {
@@ -43,6 +46,7 @@ public static class CellSearchCommands
         public readonly Option<string> Space = new("--space") { Description = "Cell space: nb201 (NAS-Bench-201, scored by its table) or darts", DefaultValueFactory = _ => "nb201" };
         public readonly Option<string> Data = new("--data") { Description = $"Images: {SearchData.SpecHelp} (default: the shared CIFAR-10 subset)", DefaultValueFactory = _ => "cifar10" };
         public readonly Option<int?> Epochs = new("--epochs") { Description = "Search epochs (DARTS-PT: supernet epochs before the projections; H-DAS: cell-level epochs). Default: the method's demo setting" };
+        public readonly Option<int?> Warmup = new("--warmup-epochs") { Description = "First epochs train the weights only (default: gdas 10, msg-das 5, others 0)" };
         public readonly Option<long> Seed = new("--seed") { Description = "Seed of everything (same seed, same search)", DefaultValueFactory = _ => 0 };
         public readonly Option<string> Out = new("--out") { Description = "Output folder (genotype, summary.json, CSVs, plots, checkpoint)", Required = true };
         public readonly Option<bool> Resume = new("--resume") { Description = "Continue the run whose checkpoint is in --out" };
@@ -57,13 +61,13 @@ public static class CellSearchCommands
         public readonly Option<int> TrainImages = new("--train-images") { Description = "Images in the weights' half of the split", DefaultValueFactory = _ => 2000 };
         public readonly Option<int> ValImages = new("--val-images") { Description = "Images in the architecture's half of the split", DefaultValueFactory = _ => 2000 };
         public readonly Option<int?> StepsPerEpoch = new("--steps-per-epoch") { Description = "Cap steps per epoch (default: one pass over the training half)" };
-        public readonly Option<double> Lr = new("--lr") { Description = "Weights' SGD learning rate (cosine to 0.001)", DefaultValueFactory = _ => 0.025 };
+        public readonly Option<double> Lr = new("--lr") { Description = "Weights' SGD learning rate, cosine to 0.001 (NAS-Bench-201's configs: 0.025 over 20k-100k steps; the demo default 0.05 for its 150-900)", DefaultValueFactory = _ => 0.05 };
         public readonly Option<double> ArchLr = new("--arch-lr") { Description = "Alpha's Adam learning rate (DARTS: 3e-4 over ~20k alpha steps; the demo default is 10x that for its 300-900 steps)", DefaultValueFactory = _ => 3e-3 };
         public readonly Option<double> ArchWd = new("--arch-weight-decay") { Description = "Alpha's weight decay", DefaultValueFactory = _ => 1e-3 };
         public readonly Option<bool> NoAugment = new("--no-augment") { Description = "No random crop / flip" };
         public readonly Option<int> Threads = new("--threads") { Description = "libtorch threads (default: one per core; 1 is faster on a loaded machine; results can differ in the last digits between thread counts)", DefaultValueFactory = _ => Environment.ProcessorCount };
 
-        public IEnumerable<Option> All() => new Option[] { Space, Data, Epochs, Seed, Out, Resume, Json, Table, LatencyLambda, LatencyColumn, Channels, Cells, Layers, Batch, TrainImages, ValImages, StepsPerEpoch, Lr, ArchLr, ArchWd, NoAugment, Threads };
+        public IEnumerable<Option> All() => new Option[] { Space, Data, Epochs, Warmup, Seed, Out, Resume, Json, Table, LatencyLambda, LatencyColumn, Channels, Cells, Layers, Batch, TrainImages, ValImages, StepsPerEpoch, Lr, ArchLr, ArchWd, NoAugment, Threads };
     }
 
     static Command Method(string method)
@@ -78,7 +82,7 @@ public static class CellSearchCommands
         var dropblock = new Option<double>("--dropblock") { Description = "Dropblock-Identity: DropBlock rate on skip_connect outputs while training", DefaultValueFactory = _ => 0.1 };
         var distill = new Option<double>("--distill") { Description = "Supernet-guided distillation weight (teacher: the full softmax(alpha) supernet, no graph)", DefaultValueFactory = _ => 0 };
         var fix = new Option<bool>("--fix-alpha") { Description = "Train the supernet with alpha fixed to uniform (DARTS-PT's fix-alpha variant)" };
-        var tune = new Option<int>("--pt-tune-epochs") { Description = "Epochs of supernet tuning between projections", DefaultValueFactory = _ => 1 };
+        var tune = new Option<int>("--pt-tune-steps") { Description = "Steps of supernet tuning between two projections", DefaultValueFactory = _ => 10 };
         var order = new Option<string>("--pt-order") { Description = "Edge order: random (seeded) or sequential", DefaultValueFactory = _ => "random" };
         var evalB = new Option<int>("--pt-eval-batches") { Description = "Validation batches per accuracy measurement (0: the whole validation half)", DefaultValueFactory = _ => 6 };
         var hStage = new Option<int>("--hdas-stage-epochs") { Description = "darts space: epochs of the stage-level search", DefaultValueFactory = _ => 2 };
@@ -105,7 +109,8 @@ public static class CellSearchCommands
                 SecondOrder = method is "darts" or "darts-pt" or "hdas" && r.GetValue(second),
                 TauMax = method is "gdas" or "msg-das" ? r.GetValue(tauMax) : 10, TauMin = method is "gdas" or "msg-das" ? r.GetValue(tauMin) : 0.1,
                 K = method == "msg-das" ? r.GetValue(k) : 2, DropBlock = method == "msg-das" ? r.GetValue(dropblock) : 0.1, Distill = method == "msg-das" ? r.GetValue(distill) : 0,
-                FixAlpha = method == "darts-pt" && r.GetValue(fix), PtTuneEpochs = method == "darts-pt" ? r.GetValue(tune) : 1,
+                FixAlpha = method == "darts-pt" && r.GetValue(fix), PtTuneSteps = method == "darts-pt" ? r.GetValue(tune) : 10,
+                WarmupEpochs = r.GetValue(c.Warmup) ?? Math.Min(DefaultWarmup(method), (r.GetValue(c.Epochs) ?? DefaultEpochs(method)) / 3),
                 PtOrder = method == "darts-pt" ? r.GetValue(order)! : "random", PtEvalBatches = method == "darts-pt" ? r.GetValue(evalB) : 6,
                 HdasStageEpochs = method == "hdas" ? r.GetValue(hStage) : 2, HdasMaxCells = method == "hdas" ? r.GetValue(hMax) : 3,
                 HdasWindow = method == "hdas" ? r.GetValue(hWin) : 2, HdasDepthLambda = method == "hdas" ? r.GetValue(hLam) : 0.05,

@@ -12,7 +12,7 @@ public class TableTests
 
     static string Csv(params string[] lines)
     {
-        string p = Path.Combine(Data.TempDir(), "t.csv");
+        string p = Path.Combine(Search.Data.TempDir(), "t.csv");
         File.WriteAllLines(p, lines);
         return p;
     }
@@ -86,7 +86,7 @@ public class TableTests
     [SkippableFact]
     public void Nb201TableMatchesItsReadme()
     {
-        var s = Data.Nb201();
+        var s = Search.Data.Nb201();
         Assert.Equal(15625, s.Evaluator.Archs.Count);
         Assert.Equal("nb201", s.Space.Name); // the table holds the whole space
         var table = CsvTable.Load(SharedData.Path201);
@@ -103,7 +103,7 @@ public class TableTests
     [SkippableFact]
     public void FbnetTableLoadsAndRefusesAccuracySearch()
     {
-        Data.FbnetOrSkip();
+        Search.Data.FbnetOrSkip();
         var s = BenchFactory.Fbnet(new BenchRequest());
         Assert.Equal(5000, s.Space.Size);
         Assert.Equal("7 8 1 8 4 8 8 8 7 4 1 4 7 3 2 7 3 2 4 2 4 5", s.Space.Key(s.Evaluator.Archs[0]));

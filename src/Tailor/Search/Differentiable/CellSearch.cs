@@ -50,6 +50,8 @@ public sealed class CellSearch : IDisposable
         _table = table;
         _out = outDir;
         if (o.Space == "nb201" && table == null) throw new TailorException("nb201 search: the NAS-Bench-201 table is needed to score derived cells");
+        if (table != null && table.Evaluator.Archs.Count != Benchmarks.Nb201Arch.Count)
+            throw new TailorException($"{table.Path}: holds {table.Evaluator.Archs.Count} of the {Benchmarks.Nb201Arch.Count} NAS-Bench-201 cells; a search can derive any cell, so it needs them all");
         _split = new SearchSplit(data, o.TrainImages, o.ValImages, o.Batch, o.Augment, o.Seed);
         torch.manual_seed(o.Seed);
         bool stageSpecific = o.Method == "hdas";
@@ -247,27 +249,29 @@ public sealed class CellSearch : IDisposable
 
     // ------------------------------------------------------------------ epochs
 
-    int TotalWeightEpochs()
+    double TotalWeightEpochs()
     {
-        int t = Options.Epochs;
+        double t = Options.Epochs;
         if (Options.Method == "darts-pt" && State.PtOrder != null)
         {
             int rounds = State.PtOrder.Select(x => x[3]).Distinct().Count();
-            t += Options.PtTuneEpochs * Math.Max(0, rounds - 1);
+            t += Options.PtTuneSteps * Math.Max(0, rounds - 1) / (double)StepsPerEpoch;
         }
         return t;
     }
 
-    EpochRecord TrainEpoch(string phase, int phaseEpoch, int phaseEpochs, bool archSteps)
+    EpochRecord TrainEpoch(string phase, int phaseEpoch, int phaseEpochs, bool archSteps, int? maxSteps = null)
     {
         var o = Options;
         int ge = State.EpochsDone; // global epoch index (0-based) of this epoch
-        double lr = GradTools.Cosine(o.Lr, o.LrMin, ge, TotalWeightEpochs());
+        // the schedule runs over weight steps (tuning rounds of DARTS-PT are fractions of an epoch)
+        double pos = State.WeightSteps / (double)StepsPerEpoch;
+        double lr = GradTools.Cosine(o.Lr, o.LrMin, pos, TotalWeightEpochs());
         bool sampled = o.Method is "gdas" or "msg-das";
-        if (sampled) _tau = phaseEpochs <= 1 ? o.TauMin : o.TauMax - (o.TauMax - o.TauMin) * phaseEpoch / (phaseEpochs - 1);
+        if (sampled) _tau = phaseEpoch < 0 ? o.TauMax : phaseEpochs <= 1 ? o.TauMin : o.TauMax - (o.TauMax - o.TauMin) * phaseEpoch / (phaseEpochs - 1);
         _gumbel = new Generator((ulong)SearchRng.Mix(o.Seed, ge, 1));
         Net.Regulariser.Generator = new Generator((ulong)SearchRng.Mix(o.Seed, ge, 2));
-        int steps = StepsPerEpoch;
+        int steps = Math.Min(StepsPerEpoch, maxSteps ?? int.MaxValue);
         double tl = 0, ta = 0, vl = 0, va = 0;
         var sw = Stopwatch.StartNew();
         int s = 0;
@@ -280,6 +284,7 @@ public sealed class CellSearch : IDisposable
                 double l, a;
                 if (archSteps && _archFirst) { (l, a) = ArchStep(xv, yv, xt, yt, lr); vl += l; va += a; }
                 (l, a) = WeightStep(xt, yt, lr);
+                State.WeightSteps++;
                 tl += l; ta += a;
                 if (archSteps && !_archFirst) { (l, a) = ArchStep(xv, yv, xt, yt, lr); vl += l; va += a; }
                 if (archSteps) RecordAlpha(ge + 1);
@@ -291,8 +296,8 @@ public sealed class CellSearch : IDisposable
         State.EpochsDone++;
         return new EpochRecord
         {
-            Epoch = ge + 1, Phase = phase, TrainLoss = tl / steps, TrainAcc = ta / steps,
-            ValLoss = archSteps ? vl / steps : null, ValAcc = archSteps ? va / steps : null,
+            Epoch = ge + 1, Phase = phase, TrainLoss = tl / s, TrainAcc = ta / s,
+            ValLoss = archSteps ? vl / s : null, ValAcc = archSteps ? va / s : null,
             Lr = lr, Tau = sampled ? _tau : null, Seconds = State.Seconds,
         };
     }
@@ -338,7 +343,7 @@ public sealed class CellSearch : IDisposable
 
     public int TotalEpochsPlanned()
     {
-        int t = TotalWeightEpochs();
+        int t = Options.Epochs + (Options.Method == "darts-pt" && State.PtOrder != null && Options.PtTuneSteps > 0 ? State.PtOrder.Select(x => x[3]).Distinct().Count() - 1 : 0);
         if (Options.Method == "hdas" && Options.Space == "darts") t += Options.HdasStageEpochs;
         return t;
     }
@@ -487,70 +492,74 @@ public sealed class CellSearch : IDisposable
 
     // ------------------------------------------------------------------ run
 
+    /// <summary>Runs the whole search (or what is left of it after a resume) and writes the outputs.</summary>
     public CellSearchResult Run()
     {
-        var o = Options;
-        if (State.Complete) return Result();
-        // phase 1: supernet search (PT: supernet training; fix-alpha: weights only)
-        while (State.EpochsDone < o.Epochs)
-        {
-            int pe = State.EpochsDone;
-            var rec = TrainEpoch(o.Method == "darts-pt" ? "supernet" : o.Method == "hdas" ? "cells" : "search", pe, o.Epochs, archSteps: !o.FixAlpha);
-            rec = Annotate(rec, defined: !o.FixAlpha);
-            FinishEpoch(rec);
-        }
-        if (o.Method == "darts-pt")
-        {
-            if (State.PtDone == 0 && State.MagnitudeGenotype == null && !o.FixAlpha)
-            {
-                var d = CurrentCells();
-                State.MagnitudeGenotype = d.Genotype(this);
-            }
-            var tasks = State.PtOrder!;
-            int lastRound = tasks[^1][3];
-            while (State.PtDone < tasks.Count)
-            {
-                int round = tasks[State.PtDone][3];
-                while (State.PtDone < tasks.Count && tasks[State.PtDone][3] == round)
-                {
-                    Cancel.ThrowIfCancellationRequested();
-                    Progress?.Invoke(new SearchProgress("project", State.EpochsDone, TotalEpochsPlanned(), State.PtDone, tasks.Count, "measuring"));
-                    State.Projections.Add(Project(tasks[State.PtDone]));
-                    State.PtDone++;
-                }
-                if (round != lastRound)
-                    for (int t = 0; t < o.PtTuneEpochs; t++)
-                    {
-                        var rec = TrainEpoch("tune", 0, 1, archSteps: !o.FixAlpha);
-                        FinishEpoch(Annotate(rec, defined: true));
-                    }
-                else FinishEpoch(Annotate(new EpochRecord { Epoch = State.EpochsDone, Phase = "projected", Lr = 0, Seconds = State.Seconds }));
-                SaveCheckpoint();
-            }
-        }
-        if (o.Method == "hdas" && o.Space == "darts")
-        {
-            var cells = CurrentCells().Darts!;
-            State.HdasCells ??= cells.Select(c => c.ToString()).ToList();
-            using var stage = new HdasStageSearch(this, _split, State.HdasCells.Select(s => DartsCell.Parse(s)).ToList());
-            stage.Run();
-        }
-        State.Complete = true;
-        SaveCheckpoint();
+        while (Advance()) { }
         var result = Result();
         if (_out != null) CellSearchOutput.WriteAll(_out, this, result);
         return result;
     }
 
+    /// <summary>
+    /// The next unit of work: one epoch, one DARTS-PT projection round (with its tuning), or H-DAS's
+    /// stage-level search. Returns false once the search is complete (then the state is saved).
+    /// </summary>
+    public bool Advance()
+    {
+        var o = Options;
+        if (State.Complete) return false;
+        // phase 1: supernet search (PT: supernet training; fix-alpha: weights only)
+        if (State.EpochsDone < o.Epochs)
+        {
+            int pe = State.EpochsDone;
+            bool warm = pe < o.WarmupEpochs;
+            string phase = warm ? "warmup" : o.Method == "darts-pt" ? "supernet" : o.Method == "hdas" ? "cells" : "search";
+            var rec = TrainEpoch(phase, pe - o.WarmupEpochs, o.Epochs - o.WarmupEpochs, archSteps: !o.FixAlpha && !warm);
+            FinishEpoch(Annotate(rec, defined: !o.FixAlpha));
+            return true;
+        }
+        if (o.Method == "darts-pt" && State.PtDone < State.PtOrder!.Count)
+        {
+            if (State.PtDone == 0 && State.MagnitudeGenotype == null && !o.FixAlpha) State.MagnitudeGenotype = CurrentCells().Genotype(this);
+            var tasks = State.PtOrder!;
+            int round = tasks[State.PtDone][3], lastRound = tasks[^1][3];
+            while (State.PtDone < tasks.Count && tasks[State.PtDone][3] == round)
+            {
+                Cancel.ThrowIfCancellationRequested();
+                Progress?.Invoke(new SearchProgress("project", State.EpochsDone, TotalEpochsPlanned(), State.PtDone, tasks.Count, "measuring"));
+                State.Projections.Add(Project(tasks[State.PtDone]));
+                State.PtDone++;
+            }
+            if (round != lastRound && o.PtTuneSteps > 0)
+                FinishEpoch(Annotate(TrainEpoch("tune", 0, 1, archSteps: !o.FixAlpha, maxSteps: o.PtTuneSteps), defined: true));
+            else if (round == lastRound)
+                FinishEpoch(Annotate(new EpochRecord { Epoch = State.EpochsDone, Phase = "projected", Lr = 0, Seconds = State.Seconds }));
+            else SaveCheckpoint();
+            return true;
+        }
+        if (o.Method == "hdas" && o.Space == "darts" && State.HdasStageEpochsDone < o.HdasStageEpochs)
+        {
+            var cells = CurrentCells().Darts!;
+            State.HdasCells ??= cells.Select(c => c.ToString()).ToList();
+            using var stage = new HdasStageSearch(this, _split, State.HdasCells.Select(s => DartsCell.Parse(s)).ToList());
+            stage.Run();
+            return true;
+        }
+        State.Complete = true;
+        SaveCheckpoint();
+        return false;
+    }
+
     internal void FinishEpoch(EpochRecord rec)
     {
         State.Epochs.Add(rec);
-        EpochDone?.Invoke(rec);
         if (_out != null)
         {
             SaveCheckpoint();
             CellSearchOutput.WriteProgress(_out, this);
         }
+        EpochDone?.Invoke(rec);
     }
 
     internal HdasStageSearch.StageTensors? StageTensors { get; set; }
@@ -558,7 +567,7 @@ public sealed class CellSearch : IDisposable
     public CellSearchResult Result() => CellSearchResult.From(this);
 
     internal Nb201Table? Table => _table;
-    internal SearchSplit Split => _split;
+    public SearchSplit Split => _split;
 
     // ------------------------------------------------------------------ checkpoints
 

@@ -29,8 +29,9 @@ public sealed record CellSearchOptions
     /// <summary>darts space: cells in all (reductions at layers/3, 2*layers/3).</summary>
     [JsonPropertyName("layers")] public int Layers { get; init; } = 5;
 
-    // weights: SGD, cosine schedule (NAS-Bench-201's DARTS/GDAS configs: 0.025 -> 0.001, momentum 0.9, wd 5e-4, clip 5)
-    [JsonPropertyName("lr")] public double Lr { get; init; } = 0.025;
+    // weights: SGD, cosine schedule (NAS-Bench-201's DARTS/GDAS configs: 0.025 -> 0.001, momentum 0.9, wd 5e-4, clip 5;
+    // the demo default lr is 0.05: its 150-900 steps would otherwise leave the supernet near chance)
+    [JsonPropertyName("lr")] public double Lr { get; init; } = 0.05;
     [JsonPropertyName("lr_min")] public double LrMin { get; init; } = 0.001;
     [JsonPropertyName("momentum")] public double Momentum { get; init; } = 0.9;
     [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; } = 5e-4;
@@ -58,11 +59,14 @@ public sealed record CellSearchOptions
     [JsonPropertyName("distill")] public double Distill { get; init; }
     [JsonPropertyName("distill_temperature")] public double DistillTemperature { get; init; } = 4;
 
+    /// <summary>First epochs train the weights only (no architecture steps; sampled methods then sample uniformly).</summary>
+    [JsonPropertyName("warmup_epochs")] public int WarmupEpochs { get; init; }
+
     // DARTS-PT
     /// <summary>DARTS-PT: train the supernet with alpha fixed to uniform (no architecture steps).</summary>
     [JsonPropertyName("fix_alpha")] public bool FixAlpha { get; init; }
-    /// <summary>DARTS-PT: epochs of supernet tuning between two projections.</summary>
-    [JsonPropertyName("pt_tune_epochs")] public int PtTuneEpochs { get; init; } = 1;
+    /// <summary>DARTS-PT: steps of supernet tuning (weights, and alpha unless fixed) between two projections.</summary>
+    [JsonPropertyName("pt_tune_steps")] public int PtTuneSteps { get; init; } = 10;
     /// <summary>DARTS-PT: "random" (seeded) or "sequential" edge order.</summary>
     [JsonPropertyName("pt_order")] public string PtOrder { get; init; } = "random";
     /// <summary>DARTS-PT: validation batches per accuracy measurement (0 = the whole validation half).</summary>
@@ -106,7 +110,8 @@ public sealed record CellSearchOptions
             throw new TailorException("--second-order applies to DARTS's soft mixing (darts, darts-pt without --fix-alpha, hdas)");
         if (FixAlpha && Method != "darts-pt") throw new TailorException("--fix-alpha applies to darts-pt only");
         if (PtOrder != "random" && PtOrder != "sequential") throw new TailorException($"--pt-order '{PtOrder}': expected random or sequential");
-        if (PtTuneEpochs < 0) throw new TailorException($"--pt-tune-epochs: must be >= 0, got {PtTuneEpochs}");
+        if (PtTuneSteps < 0) throw new TailorException($"--pt-tune-steps: must be >= 0, got {PtTuneSteps}");
+        if (WarmupEpochs < 0 || WarmupEpochs >= Epochs) throw new TailorException($"--warmup-epochs: must be in 0..{Epochs - 1} (less than --epochs), got {WarmupEpochs}");
         if (LatencyLambda < 0) throw new TailorException($"--latency-lambda: must be >= 0, got {LatencyLambda}");
         if (LatencyLambda > 0 && Space != "nb201")
             throw new TailorException("--latency-lambda: the latency predictor covers the nb201 space (its table's latency columns); the DARTS space has no latency table here");

@@ -54,6 +54,7 @@ public sealed class SearchState
     [JsonPropertyName("complete")] public bool Complete { get; set; }
     [JsonPropertyName("epochs_done")] public int EpochsDone { get; set; }
     [JsonPropertyName("arch_steps")] public int ArchSteps { get; set; }
+    [JsonPropertyName("weight_steps")] public int WeightSteps { get; set; }
     [JsonPropertyName("adam_steps")] public long AdamSteps { get; set; }
     [JsonPropertyName("seconds")] public double Seconds { get; set; }
     [JsonPropertyName("epochs")] public List<EpochRecord> Epochs { get; set; } = new();

@@ -35,8 +35,8 @@ public sealed class LatencyMlp : nn.Module<Tensor, Tensor>
         return f;
     }
 
-    /// <summary>Fits the predictor to every row of the table's latency column (full batch Adam, seeded).</summary>
-    public static LatencyMlp Fit(Nb201Table table, long seed = 0, int iterations = 600)
+    /// <summary>Fits the predictor to every row of the table's latency column (Adam on seeded mini-batches of 1,024 cells).</summary>
+    public static LatencyMlp Fit(Nb201Table table, long seed = 0, int iterations = 800)
     {
         if (table.LatencyColumn == null) throw new TailorException($"{table.Path}: no latency column selected");
         var rows = table.Rows.ToArray();
@@ -55,11 +55,13 @@ public sealed class LatencyMlp : nn.Module<Tensor, Tensor>
             var X = tensor(x, new long[] { rows.Length, 30 });
             var Y = ((tensor(y) - mean) / std).unsqueeze(1);
             var opt = optim.Adam(m.parameters(), 3e-3);
+            var gen = new Generator((ulong)SearchRng.Mix(seed, 0x1A7));
             for (int it = 0; it < iterations; it++)
             {
                 using var s = NewDisposeScope();
                 opt.zero_grad();
-                var loss = nn.functional.mse_loss(m.net.call(X), Y);
+                var idx = randint(0, rows.Length, new long[] { Math.Min(1024, rows.Length) }, generator: gen);
+                var loss = nn.functional.mse_loss(m.net.call(X.index_select(0, idx)), Y.index_select(0, idx));
                 loss.backward();
                 opt.step();
             }

@@ -156,6 +156,6 @@ public static class GradTools
     }
 
     /// <summary>Cosine annealing from <paramref name="lr"/> to <paramref name="lrMin"/> over <paramref name="epochs"/> (PyTorch's CosineAnnealingLR at epoch e).</summary>
-    public static double Cosine(double lr, double lrMin, int epoch, int epochs) =>
-        epochs <= 1 ? lr : lrMin + (lr - lrMin) * (1 + Math.Cos(Math.PI * epoch / epochs)) / 2;
+    public static double Cosine(double lr, double lrMin, double epoch, double epochs) =>
+        epochs <= 1 ? lr : lrMin + (lr - lrMin) * (1 + Math.Cos(Math.PI * Math.Min(epoch, epochs) / epochs)) / 2;
 }
