@@ -1,0 +1,161 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Tailor.Search.Differentiable;
+
+/// <summary>
+/// SGD with momentum (dampening 0), optional Nesterov and L2 weight decay, exactly PyTorch's update:
+/// g' = g + wd * w; v = mu * v + g'; step = nesterov ? g' + mu * v : v; w -= lr * step.
+/// Its momentum buffers are visible so DARTS's second-order virtual step can reuse them.
+/// </summary>
+public sealed class SgdMomentum
+{
+    readonly IReadOnlyList<Tensor> _params;
+    readonly Tensor?[] _buf;
+    public double Momentum { get; }
+    public double WeightDecay { get; }
+    public bool Nesterov { get; }
+
+    public SgdMomentum(IReadOnlyList<Tensor> parameters, double momentum, double weightDecay, bool nesterov)
+    {
+        _params = parameters; Momentum = momentum; WeightDecay = weightDecay; Nesterov = nesterov;
+        _buf = new Tensor?[parameters.Count];
+    }
+
+    public IReadOnlyList<Tensor> Parameters => _params;
+    public Tensor? Buffer(int i) => _buf[i];
+
+    public void Step(double lr)
+    {
+        using var _ = no_grad();
+        for (int i = 0; i < _params.Count; i++)
+        {
+            var p = _params[i];
+            var g = p.grad;
+            if (g is null) continue;
+            var d = WeightDecay != 0 ? g.add(p, alpha: WeightDecay) : g.clone();
+            if (Momentum != 0)
+            {
+                if (_buf[i] is null) _buf[i] = d.clone().DetachFromDisposeScope();
+                else _buf[i]!.mul_(Momentum).add_(d);
+                d = Nesterov ? d.add(_buf[i]!, alpha: Momentum) : _buf[i]!;
+            }
+            p.add_(d, alpha: -lr);
+        }
+    }
+
+    /// <summary>
+    /// The weights one step would produce from gradients <paramref name="grads"/>, without changing
+    /// anything (DARTS's unrolled model: w - lr * (mu * v + g + wd * w) for plain momentum).
+    /// </summary>
+    public Tensor[] VirtualStep(IReadOnlyList<Tensor> grads, double lr)
+    {
+        using var _ = no_grad();
+        var res = new Tensor[_params.Count];
+        for (int i = 0; i < _params.Count; i++)
+        {
+            var p = _params[i];
+            var d = WeightDecay != 0 ? grads[i].add(p, alpha: WeightDecay) : grads[i];
+            if (Momentum != 0)
+            {
+                var v = _buf[i] is null ? d : _buf[i]!.mul(Momentum).add(d);
+                d = Nesterov ? d.add(v, alpha: Momentum) : v;
+            }
+            res[i] = p.add(d, alpha: -lr);
+        }
+        return res;
+    }
+
+    /// <summary>d(w')/d(g) as a scalar: lr for plain momentum, lr * (1 + mu) with Nesterov.</summary>
+    public double VirtualStepGradScale(double lr) => Nesterov ? lr * (1 + Momentum) : lr;
+
+    public void ZeroGrad() { foreach (var p in _params) p.grad?.zero_(); }
+
+    public IEnumerable<(string Name, Tensor Value)> State()
+    {
+        for (int i = 0; i < _buf.Length; i++) if (_buf[i] is { } b) yield return ($"momentum.{i}", b);
+    }
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> t)
+    {
+        for (int i = 0; i < _buf.Length; i++)
+            if (t.TryGetValue($"momentum.{i}", out var b)) _buf[i] = b.clone().DetachFromDisposeScope();
+    }
+}
+
+/// <summary>Adam with L2 weight decay added to the gradient (PyTorch's Adam, not AdamW), as DARTS uses on alpha.</summary>
+public sealed class AdamL2
+{
+    readonly IReadOnlyList<Tensor> _params;
+    readonly Tensor[] _m, _v;
+    public double Lr { get; set; }
+    public double Beta1 { get; }
+    public double Beta2 { get; }
+    public double WeightDecay { get; }
+    public double Eps { get; } = 1e-8;
+    public long Steps { get; private set; }
+
+    public AdamL2(IReadOnlyList<Tensor> parameters, double lr, double beta1, double beta2, double weightDecay)
+    {
+        _params = parameters; Lr = lr; Beta1 = beta1; Beta2 = beta2; WeightDecay = weightDecay;
+        _m = parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        _v = parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+    }
+
+    public void Step()
+    {
+        using var _ = no_grad();
+        Steps++;
+        double bc1 = 1 - Math.Pow(Beta1, Steps), bc2 = 1 - Math.Pow(Beta2, Steps);
+        for (int i = 0; i < _params.Count; i++)
+        {
+            var p = _params[i];
+            if (p.grad is null) continue;
+            var g = WeightDecay != 0 ? p.grad.add(p, alpha: WeightDecay) : p.grad;
+            _m[i].mul_(Beta1).add_(g, alpha: 1 - Beta1);
+            _v[i].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
+            var denom = (_v[i] / bc2).sqrt_().add_(Eps);
+            p.addcdiv_(_m[i], denom, value: -Lr / bc1);
+        }
+    }
+
+    public void ZeroGrad() { foreach (var p in _params) p.grad?.zero_(); }
+
+    public IEnumerable<(string Name, Tensor Value)> State()
+    {
+        for (int i = 0; i < _m.Length; i++) { yield return ($"adam_m.{i}", _m[i]); yield return ($"adam_v.{i}", _v[i]); }
+    }
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> t, long steps)
+    {
+        using var _ = no_grad();
+        for (int i = 0; i < _m.Length; i++)
+        {
+            if (t.TryGetValue($"adam_m.{i}", out var m)) _m[i].copy_(m);
+            if (t.TryGetValue($"adam_v.{i}", out var v)) _v[i].copy_(v);
+        }
+        Steps = steps;
+    }
+}
+
+public static class GradTools
+{
+    /// <summary>Clips the total L2 norm of the gradients to <paramref name="max"/> (PyTorch's clip_grad_norm_); returns the norm before clipping.</summary>
+    public static double ClipGradNorm(IEnumerable<Tensor> parameters, double max)
+    {
+        using var _ = no_grad();
+        var grads = parameters.Select(p => p.grad).Where(g => g is not null).Select(g => g!).ToList();
+        if (grads.Count == 0) return 0;
+        double total = Math.Sqrt(grads.Sum(g => { double n = g.norm().item<float>(); return n * n; }));
+        if (max > 0 && total > max)
+        {
+            double c = max / (total + 1e-6);
+            foreach (var g in grads) g.mul_(c);
+        }
+        return total;
+    }
+
+    /// <summary>Cosine annealing from <paramref name="lr"/> to <paramref name="lrMin"/> over <paramref name="epochs"/> (PyTorch's CosineAnnealingLR at epoch e).</summary>
+    public static double Cosine(double lr, double lrMin, double epoch, double epochs) =>
+        epochs <= 1 ? lr : lrMin + (lr - lrMin) * (1 + Math.Cos(Math.PI * Math.Min(epoch, epochs) / epochs)) / 2;
+}
