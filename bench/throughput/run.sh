@@ -18,7 +18,7 @@ stamp="$(date +%Y%m%d-%H%M%S)"
 out="results/$stamp.jsonl"
 for w in $widths; do dotnet "$dll" --width "$w" --arch-out "results/mobilenet_v2_w$w.json" --arch-only 1; done
 {
-  echo "# $(date -Is) rounds=$rounds steps=$steps warmup=$warmup threads='$threads' OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
+  echo "# $(date -Is) rounds=$rounds steps=$steps warmup=$warmup threads='$threads' OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}"
   echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), cores: $(nproc), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out" >&2
 run_tailor() { OMP_NUM_THREADS="$1" dotnet "$dll" --width "$2" --threads "$1" --warmup "$warmup" --steps "$steps"; }

@@ -56,7 +56,10 @@ public sealed class Trainer
     public DataLoader? Val { get; }
     public optim.Optimizer Optimizer { get; }
     public Device Device { get; }
+    /// <summary>The learning-rate factor per global step (times each group's initial rate), from the config.</summary>
     public LrSchedule Schedule { get; set; }
+    /// <summary>Replaces <see cref="Schedule"/> when set: the factor for a global step (e.g. a method's own schedule).</summary>
+    public Func<long, double>? LrFactor { get; set; }
     public TrainState State { get; } = new();
 
     /// <summary>The main loss of a step (a scalar tensor). Default: cross-entropy with the configured label smoothing.</summary>
@@ -101,7 +104,9 @@ public sealed class Trainer
         optim.Optimizer? optimizer = null, Device? device = null)
     {
         Model = model;
-        Config = config.Validate();
+        // with an optimizer of the caller's own, the config's optimizer name is not used
+        (optimizer == null ? config : config with { Optimizer = "sgd" }).Validate();
+        Config = config;
         Train = train;
         Val = val;
         Device = device ?? torch.CPU;
@@ -117,11 +122,13 @@ public sealed class Trainer
     public bool Finished => State.Epoch >= Config.Epochs;
 
     /// <summary>The learning rate of the first parameter group at a global step.</summary>
-    public double LrAt(long step) => _initialLr.Length > 0 ? _initialLr[0] * Schedule.At(step) : 0;
+    public double LrAt(long step) => _initialLr.Length > 0 ? _initialLr[0] * Factor(step) : 0;
+
+    double Factor(long step) => LrFactor?.Invoke(step) ?? Schedule.At(step);
 
     void SetLr(long step)
     {
-        double f = Schedule.At(step);
+        double f = Factor(step);
         int i = 0;
         foreach (var g in Optimizer.ParamGroups) g.LearningRate = _initialLr[i++] * f;
     }

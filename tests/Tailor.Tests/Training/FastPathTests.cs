@@ -43,4 +43,26 @@ public class FastPathTests
         Assert.True((a - b).abs().max().item<float>() < 1e-4f);
         Assert.False(Trainer.ToChannelsLast(x).is_contiguous());
     }
+
+    [Fact]
+    public void ChannelsLastWorksWithShuffleSeAndSkipBlocks()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(2);
+        var arch = new Architecture
+        {
+            Input = new InputShape(3, 16, 16), Classes = 10,
+            Stem = { Block.ConvBnAct(16, 3, 2) },
+            Blocks = { Block.MBConv(16, 3, 1, 1, groups: 2, shuffle: true, forceExpand: true), Block.Skip(24, 2), Block.Skip(24),
+                       Block.MBConv(24, 5, 3, 2, Activation.HSwish, new SqueezeExcite(0.25, "expanded", Activation.Relu, Activation.HSigmoid)),
+                       Block.MBConv(32, 7, 6, 2) }, // 2x2 -> 1x1: the depthwise fast path on channels-last input
+            Head = new Head { Convs = { Block.ConvBnAct(32, 1) } },
+        };
+        using var net = new ConvNet(arch);
+        net.eval();
+        var x = torch.randn(3, 3, 16, 16);
+        Assert.True((net.call(x) - net.call(Trainer.ToChannelsLast(x))).abs().max().item<float>() < 1e-4f);
+        net.train();
+        net.call(Trainer.ToChannelsLast(x)).sum().backward();
+    }
 }

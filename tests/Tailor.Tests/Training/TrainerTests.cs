@@ -99,6 +99,23 @@ public class TrainerTests
     }
 
     [Fact]
+    public void OwnOptimizerAndScheduleArePluggable()
+    {
+        var cfg = Cfg("sgd", 1) with { Optimizer = "my-own" }; // the name is not used with an optimizer of one's own
+        torch.set_num_threads(Environment.ProcessorCount);
+        using var net = new Tailor.Models.ConvNet(Kit.TinyArch());
+        var d = Tailor.Tests.Data.TestData.Synthetic(64);
+        using var loader = new Tailor.Data.DataLoader(d, 16, Tailor.Data.Normalization.Of(d), shuffle: true);
+        using var opt = new Tailor.Training.Optimizers.RMSPropTF(net.parameters(), lr: 0.1);
+        var t = new Trainer(net, cfg, loader, optimizer: opt) { LrFactor = _ => 0.0 };
+        var before = net.parameters().Select(p => p.data<float>().ToArray()).ToList();
+        t.RunEpoch();
+        Assert.Same(opt, t.Optimizer);
+        Assert.Equal(0.0, t.LrAt(0));
+        Assert.Equal(before, net.parameters().Select(p => p.data<float>().ToArray()).ToList()); // lr 0: no update
+    }
+
+    [Fact]
     public void CustomCriterionReplacesTheLoss()
     {
         using var s = Kit.Build(Cfg("sgd", 1));
