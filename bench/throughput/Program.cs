@@ -35,18 +35,10 @@ var cfg = new TrainConfig { Epochs = 1, BatchSize = batch, Optimizer = "sgd", Lr
 
 ImageDataset data;
 string cifar = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../../shared/data/cifar-10-subset"));
-if (mode == "pipeline")
-{
-    if (!Directory.Exists(cifar)) { Console.Error.WriteLine($"missing {cifar}"); return 1; }
-    data = Datasets.Open($"cifar10:{cifar}").Train;
-}
-else
-{
-    var rng = new Rng(1);
-    var px = new byte[batch * 3072];
-    for (int i = 0; i < px.Length; i++) px[i] = (byte)rng.NextInt(256);
-    data = new ImageDataset("random", px, Enumerable.Range(0, batch).Select(i => (byte)(i % 10)).ToArray(), 3, 32, 32);
-}
+// real images on both sides: the CIFAR-10 subset (step mode: its first batch, as mobilenet_torch.py reads it)
+if (!Directory.Exists(cifar)) { Console.Error.WriteLine($"missing {cifar}"); return 1; }
+data = Datasets.Open($"cifar10:{cifar}").Train;
+if (mode != "pipeline") data = data.Subset(Enumerable.Range(0, batch).ToArray(), "cifar10-first-batch");
 var norm = Normalization.Of(data);
 using var loader = new Tailor.Data.DataLoader(data, batch, norm, shuffle: true, augment: Augmentation.CropFlip, dropLast: true);
 // --cl 0: NCHW batches instead of the trainer's default channels-last (for the A/B in bench/README.md)

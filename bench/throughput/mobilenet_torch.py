@@ -10,7 +10,7 @@ loss.item() and the accuracy count. Prints one JSON line.
 
 Run with Debian's /usr/bin/python3 (python3-torch 1.13); run.sh does.
 """
-import argparse, json, statistics, time
+import argparse, json, os, statistics, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -114,8 +114,14 @@ def main():
     tv = torchvision_mobilenet_v2_params(args.width, a["classes"])
     assert n_params == tv, f"layer-list net has {n_params} params, torchvision layout {tv}"
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=4e-5)
-    x = torch.randn(args.batch, 3, 32, 32)
-    y = torch.arange(args.batch) % 10
+    # the same real images as the Tailor side: the first batch of the CIFAR-10 subset, normalised per channel
+    cifar = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../shared/data/cifar-10-subset/data_batch_1.bin")
+    with open(cifar, "rb") as f:
+        rec = f.read(args.batch * 3073)
+    arr = torch.frombuffer(bytearray(rec), dtype=torch.uint8).view(args.batch, 3073)
+    y = arr[:, 0].long()
+    x = arr[:, 1:].float().view(args.batch, 3, 32, 32) / 255.0
+    x = (x - x.mean(dim=(0, 2, 3), keepdim=True)) / x.std(dim=(0, 2, 3), keepdim=True)
     net.train()
     times, cpu, fwd, bwd, optim, rest = [], [], [], [], [], []
     for s in range(args.warmup + args.steps):
