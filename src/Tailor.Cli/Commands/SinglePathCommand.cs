@@ -122,7 +122,7 @@ public static class SinglePathCommand
             var full = r.GetValue(subset) is int k ? Splits.Subset(source.Train, k, cfg.Seed) : source.Train;
             var (trainSet, _) = Splits.TrainVal(full, ValSplit.Parse("0.1"), cfg.Seed);
             var norm0 = Normalization.Of(trainSet);
-            using var loader = new Tailor.Data.DataLoader(trainSet, cfg.BatchSize, norm0, shuffle: true, augment: source.DefaultAugmentation, dropLast: true);
+            using var loader = new Tailor.Data.DataLoader(trainSet, cfg.BatchSize, norm0, shuffle: true, augment: source.DefaultAugmentation, dropLast: true) { ChannelsLast = true };
             var (lo, hi) = table.Range();
             console.MarkupLine($"[bold]search[/] {spaceName}: {sp.LayerCount} searchable layers, {sp.Size:G3} networks; table range {lo:F3} .. {hi:F3} ms; " +
                                (cfg.TargetMs is double tt ? $"target {tt:F3} ms" : $"lambda {cfg.Lambda}") + $"; {trainSet.Count:N0} images, {cfg.Epochs} epochs x {loader.BatchCount} steps");

@@ -51,6 +51,7 @@ public sealed class DataLoader : IDisposable
     readonly int _lastCount;
     readonly float[] _imageBuf;
     readonly long[] _labelBuf;
+    Tensor? _imagesCl, _lastImagesCl;
 
     public ImageDataset Data { get; }
     public int BatchSize { get; }
@@ -61,6 +62,12 @@ public sealed class DataLoader : IDisposable
     public int BatchCount { get; }
     /// <summary>Images one pass yields (less than the set when the last partial batch is dropped).</summary>
     public int ImagesPerEpoch { get; }
+    /// <summary>
+    /// Yield the images in channels-last memory order (same shape). On CPU this is what convolutions
+    /// want, and libtorch 2.10's NCHW convolution backward for few channels with more than one
+    /// thread sometimes returns NaN input gradients on some CPUs (seen on AMD EPYC); channels-last does not.
+    /// </summary>
+    public bool ChannelsLast { get; init; }
 
     public DataLoader(ImageDataset data, int batchSize, Normalization normalization, bool shuffle = false,
         Augmentation augment = Augmentation.None, bool dropLast = false)
@@ -107,7 +114,9 @@ public sealed class DataLoader : IDisposable
             int n = Math.Min(BatchSize, ImagesPerEpoch - start);
             Fill(start, n, rng);
             bool partial = n != _images.shape[0];
-            yield return new Batch(partial ? _lastImages! : _images, partial ? _lastLabels! : _labels, n, bi);
+            var images = partial ? _lastImages! : _images;
+            if (ChannelsLast) images = ToChannelsLast(images, partial);
+            yield return new Batch(images, partial ? _lastLabels! : _labels, n, bi);
         }
     }
 
@@ -170,6 +179,19 @@ public sealed class DataLoader : IDisposable
         }
     }
 
+    Tensor ToChannelsLast(Tensor nchw, bool partial)
+    {
+        ref var buf = ref partial ? ref _lastImagesCl : ref _imagesCl;
+        if (buf is null)
+            using (torch.NewDisposeScope())
+            {
+                long[] s = nchw.shape;
+                buf = torch.empty(new[] { s[0], s[2], s[3], s[1] }, float32).permute(0, 3, 1, 2).DetachFromDisposeScope();
+            }
+        buf.copy_(nchw);
+        return buf;
+    }
+
     static void CopyInto<T>(Tensor t, ReadOnlySpan<T> src) where T : unmanaged
     {
         var dst = MemoryMarshal.Cast<byte, T>(t.bytes);
@@ -180,5 +202,6 @@ public sealed class DataLoader : IDisposable
     {
         _images.Dispose(); _labels.Dispose();
         _lastImages?.Dispose(); _lastLabels?.Dispose();
+        _imagesCl?.Dispose(); _lastImagesCl?.Dispose();
     }
 }

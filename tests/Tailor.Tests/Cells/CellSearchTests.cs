@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace Tailor.Tests.Cells;
 
+[Collection("serial")]
 public class CellSearchTests
 {
     static string AlphaCsv(string dir) => File.ReadAllText(Path.Combine(dir, "alpha_history.csv"));
@@ -67,7 +68,7 @@ public class CellSearchTests
             using var s = new CellSearch(o, CellTestKit.Images(), table, null);
             var r = s.Run();
             Assert.NotNull(r.TableTest);
-            if (o.Method == "hdas") { Assert.Equal(3, r.StageCells!.Count); Assert.Equal(3, r.Genotype.Split(' ').Length); }
+            if (o.Method == "hdas") { Assert.Equal(3, r.StageCells!.Count); Assert.Equal(3, r.Genotype.Split(DerivedCells.CellSeparator).Length); }
             else Nb201Cell.Parse(r.Genotype);
             if (o.LatencyLambda > 0) { Assert.NotNull(r.LatencyPredictor); Assert.NotNull(s.State.Epochs[^1].PredictedLatency); }
         }
@@ -140,7 +141,7 @@ public class CellSearchTests
         var o = CellTestKit.Tiny("hdas", "darts") with { Epochs = 1, C = 2, HdasStageEpochs = 3, HdasMaxCells = 3, HdasWindow = 2, HdasDepthLambda = 2, HdasStageArchLr = 0.05, StepsPerEpoch = 3 };
         using var s = new CellSearch(o, CellTestKit.Images(hw: 16), null, null);
         var r = s.Run();
-        Assert.Equal(5, r.Genotype.Split(' ').Length); // 3 stage cells + 2 reduction cells
+        Assert.Equal(5, r.Genotype.Split(DerivedCells.CellSeparator).Length); // 3 stage cells + 2 reduction cells
         var stage = s.State.Epochs.Where(e => e.Phase == "stage").ToList();
         Assert.Equal(3, stage.Count);
         for (int i = 1; i < stage.Count; i++)

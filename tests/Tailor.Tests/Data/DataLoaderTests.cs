@@ -105,6 +105,25 @@ public class DataLoaderTests
     }
 
     [Fact]
+    public void ChannelsLastYieldsTheSameValuesInChannelsLastOrder()
+    {
+        var d = TestData.Synthetic(20, 3, 5, 6);
+        using var plain = new DataLoader(d, 8, Normalization.Of(d), shuffle: true, augment: Augmentation.CropFlip);
+        using var cl = new DataLoader(d, 8, Normalization.Of(d), shuffle: true, augment: Augmentation.CropFlip) { ChannelsLast = true };
+        var a = plain.Batches(new Rng(4)).Select(b => b.Images.clone()).ToList();
+        var b = cl.Batches(new Rng(4)).Select(b => (b.Images.clone(), b.Images.stride(), b.Images.Handle, b.Count)).ToList();
+        Assert.Equal(3, b.Count);
+        Assert.Equal(4, b[2].Count); // the partial batch has its own tensor
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(a[i].shape, b[i].Item1.shape);
+            Assert.True(a[i].eq(b[i].Item1).all().item<bool>());
+            Assert.Equal(1, b[i].Item2[1]); // channels are the innermost dimension
+        }
+        Assert.Equal(b[0].Handle, b[1].Handle); // reused, not reallocated
+    }
+
+    [Fact]
     public void LoaderNeedsAnRngToShuffle()
     {
         using var loader = new DataLoader(TestData.Synthetic(8), 4, Normalization.Identity(1), shuffle: true);

@@ -631,10 +631,13 @@ public sealed class CellSearch : IDisposable
 /// <summary>The cells a search derived: NAS-Bench-201 cells (one per group) or DARTS cells (normal, reduce; or 5 for H-DAS).</summary>
 public sealed record DerivedCells(IReadOnlyList<Nb201Cell>? Nb201, IReadOnlyList<DartsCell>? Darts)
 {
+    public const string CellSeparator = " | ";
+
     public string Genotype(CellSearch s)
     {
-        if (Nb201 != null) return Nb201.Count == 1 ? Nb201[0].ToString() : string.Join(" ", Nb201.Select(c => c.ToString()));
+        // H-DAS's stage-specific cells: one genotype per cell, joined by CellSeparator (DARTS cells contain spaces).
+        if (Nb201 != null) return Nb201.Count == 1 ? Nb201[0].ToString() : string.Join(CellSeparator, Nb201.Select(c => c.ToString()));
         if (Darts!.Count == 2) return new DartsGenotype(Darts[0], Darts[1]).ToString();
-        return string.Join(" ", Darts.Select(c => c.ToString()));
+        return string.Join(CellSeparator, Darts.Select(c => c.ToString()));
     }
 }

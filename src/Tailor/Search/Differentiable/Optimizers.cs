@@ -12,6 +12,11 @@ public sealed class SgdMomentum
 {
     readonly IReadOnlyList<Tensor> _params;
     readonly Tensor?[] _buf;
+    // Parameters that have had a gradient once. In an uninterrupted run their .grad stays allocated
+    // (zeroed, not null), so they keep taking weight-decay/momentum steps when unused (GDAS computes only
+    // the sampled op); after a resume .grad is null again, so we treat a seen parameter's null gradient as
+    // zero. Saved with the state so a resumed run steps exactly the same parameters.
+    readonly bool[] _seen;
     public double Momentum { get; }
     public double WeightDecay { get; }
     public bool Nesterov { get; }
@@ -20,6 +25,7 @@ public sealed class SgdMomentum
     {
         _params = parameters; Momentum = momentum; WeightDecay = weightDecay; Nesterov = nesterov;
         _buf = new Tensor?[parameters.Count];
+        _seen = new bool[parameters.Count];
     }
 
     public IReadOnlyList<Tensor> Parameters => _params;
@@ -32,7 +38,10 @@ public sealed class SgdMomentum
         {
             var p = _params[i];
             var g = p.grad;
-            if (g is null) continue;
+            if (g is null && !_seen[i]) continue;
+            _seen[i] = true;
+            using var zero = g is null ? zeros_like(p) : null;
+            g ??= zero!;
             var d = WeightDecay != 0 ? g.add(p, alpha: WeightDecay) : g.clone();
             if (Momentum != 0)
             {
@@ -74,12 +83,20 @@ public sealed class SgdMomentum
     public IEnumerable<(string Name, Tensor Value)> State()
     {
         for (int i = 0; i < _buf.Length; i++) if (_buf[i] is { } b) yield return ($"momentum.{i}", b);
+        yield return ("seen", tensor(_seen.Select(x => x ? 1f : 0f).ToArray())); // TensorStore keeps float32
     }
 
     public void LoadState(IReadOnlyDictionary<string, Tensor> t)
     {
         for (int i = 0; i < _buf.Length; i++)
             if (t.TryGetValue($"momentum.{i}", out var b)) _buf[i] = b.clone().DetachFromDisposeScope();
+        if (t.TryGetValue("seen", out var seen) && seen.numel() == _seen.Length)
+        {
+            var v = seen.to(ScalarType.Float32).data<float>().ToArray();
+            for (int i = 0; i < _seen.Length; i++) _seen[i] = v[i] != 0;
+        }
+        else
+            for (int i = 0; i < _seen.Length; i++) _seen[i] = _buf[i] is not null;
     }
 }
 
