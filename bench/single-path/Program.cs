@@ -31,7 +31,7 @@ manual_seed(0);
 var sp = Spaces.Get(space, new SpnasOptions { Width = width });
 var data = Datasets.Open(Get("data", space == "spnas-cifar" ? "cifar10" : "fashion-mnist")).Train;
 if (data.Shape != sp.Input) { Console.Error.WriteLine($"data {data.Shape} does not fit space {sp.Input}"); return 1; }
-using var loader = new Tailor.Data.DataLoader(data.Subset(Enumerable.Range(0, batch).ToArray()), batch, Normalization.Of(data), shuffle: false);
+using var loader = new Tailor.Data.DataLoader(data.Subset(Enumerable.Range(0, batch).ToArray()), batch, Normalization.Of(data), shuffle: false) { ChannelsLast = true }; // as the search does
 var b0 = loader.Batches().First();
 var x = b0.Images.clone(); var y = b0.Labels.clone();
 
@@ -39,11 +39,13 @@ int[] largest = Enumerable.Range(0, sp.LayerCount).Select(l => sp.Choices(l).ToL
 nn.Module<Tensor, Tensor> Make(string v) => v switch
 {
     "single-path" => new SinglePathSupernet(sp),
+    // the paper's formulation: masks on the superkernel only, no channel mask on the expanded activations
+    "single-path-faithful" => new SinglePathSupernet(sp, SupernetOptions.Faithful),
     "child" => new ConvNet(sp.Build(largest), BuildOptions.TensorFlow),
     "multi-path" => new MultiPathSupernet(sp),
     _ => throw new ArgumentException(v),
 };
-string[] variants = { "single-path", "child", "multi-path" };
+string[] variants = { "single-path", "single-path-faithful", "child", "multi-path" };
 
 static long StatusKb(string key)
 {
@@ -85,8 +87,9 @@ var med = variants.ToDictionary(v => v, v => Median(times[v]));
 Console.WriteLine(JsonSerializer.Serialize(new
 {
     space, width, threads, batch, steps_per_variant = steps * rounds,
-    single_path_ms = med["single-path"], child_ms = med["child"], multi_path_ms = med["multi-path"],
-    single_over_child = med["single-path"] / med["child"], multi_over_single = med["multi-path"] / med["single-path"],
+    single_path_ms = med["single-path"], single_path_faithful_ms = med["single-path-faithful"], child_ms = med["child"], multi_path_ms = med["multi-path"],
+    single_over_child = med["single-path"] / med["child"], faithful_over_child = med["single-path-faithful"] / med["child"],
+    multi_over_single = med["multi-path"] / med["single-path"],
     load = File.ReadAllText("/proc/loadavg").Trim(),
 }));
 return 0;

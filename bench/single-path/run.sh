@@ -14,6 +14,6 @@ mkdir -p results
 out="results/$(date +%Y%m%d-%H%M%S).jsonl"
 echo "# $(date -Is) cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), cores: $(nproc), load: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out"
 dotnet "$dll" --threads "$threads" --steps "$steps" --rounds "$rounds" | tee -a "$out"
-for v in single-path child multi-path; do
+for v in single-path single-path-faithful child multi-path; do
   dotnet "$dll" --threads "$threads" --steps 3 --memory "$v" | tee -a "$out"
 done

@@ -171,3 +171,30 @@ public class RuntimeModelTests
         Assert.Equal(expect, rm.Forward(net).item<float>(), 4);
     }
 }
+
+public class ChannelMaskTests
+{
+    [Fact]
+    public void MaskedExpansionChannelsHaveNoEffectAndOpenOnesDo()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var net = new SinglePathSupernet(Spaces.Get("spnas-fmnist"));
+        net.eval();
+        var layer = net.SearchLayers[1];
+        var sk = layer.Kernel;
+        Assert.True(sk.Expansions.Length >= 2);
+        // close the largest expansion group: channels from the next-largest expansion on are masked
+        using (no_grad()) sk.ExpandThresholds[sk.ExpandThresholds.shape[0] - 1] = tensor(1e6f);
+        Assert.Equal(sk.Expansions[^2], sk.Decode().Expansion);
+        var x = randn(2, 1, 28, 28);
+        Tensor Out() { using (no_grad()) return net.call(x).clone(); }
+        var y0 = Out();
+        var w = layer.named_parameters().First(p => p.name == "conv_pwl.weight").parameter;
+        long open = sk.InChannels * sk.Expansions[^2];
+        using (no_grad()) w[.., TensorIndex.Slice(open), .., ..].add_(1.0f);
+        Assert.True(y0.allclose(Out(), 0, 0), "a masked channel changed the output");
+        using (no_grad()) w[.., 0, .., ..].add_(1.0f);
+        Assert.False(y0.allclose(Out(), 1e-4, 1e-4), "an open channel did not change the output");
+    }
+}

@@ -100,14 +100,19 @@ public sealed class SuperMBConv : nn.Module<Tensor, Tensor>
         var h = act1.call(bn1.call(conv_pw.call(x)));
         h = act2.call(bn2.call(conv_dw.call(h)));
         var dec = conv_dw.Last!;
-        if (_exact) h = h * conv_dw.ChannelMask(dec.De).view(1, -1, 1, 1);
+        Tensor? mask = _exact ? conv_dw.ChannelMask(dec.De) : null;
         if (se is not null)
         {
+            // SE pools over the channels it sees, so the mask goes on the activations before it
+            if (mask is not null) { h = h * mask.view(1, -1, 1, 1); mask = null; }
             var dse = SeIndicator(training);
             LastSe = dse;
             h = dse is null ? se.call(h) : h + dse * (se.call(h) - h);
         }
-        h = bn3.call(conv_pwl.call(h));
+        // Without SE the channel mask is folded into the project conv's input channels:
+        // conv(h * m, W) == conv(h, W * m) for a 1x1 conv, and the weight is ~100x smaller than h.
+        h = mask is null ? conv_pwl.call(h) : nn.functional.conv2d(h, conv_pwl.weight! * mask.view(1, -1, 1, 1), conv_pwl.bias);
+        h = bn3.call(h);
         if (_exact && Choices.Skippable) h = h * dec.De[0];
         return _residual ? h + x : h;
     }
