@@ -203,3 +203,64 @@ if (cmd == "cpustat")
     }
     Console.WriteLine($"load {MachineInfo.LoadAverage()}");
 }
+if (cmd == "exp")
+{
+    // Predictor variants on one column: exp ENCODING CSV COLUMN [configs...]; same split as `tailor latency fit` (seed 0, train 1000).
+    var enc = Tailor.Hardware.Predictors.ArchEncodings.Parse(args[1]);
+    var data = Tailor.Hardware.Predictors.LatencyCsv.Load(args[2], enc, args[3]);
+    var idx = Enumerable.Range(0, data.Count).ToArray();
+    new Random(0).Shuffle(idx);
+    var tr = idx.Take(1000).ToArray(); var te = idx.Skip(1000).ToArray();
+    var trC = tr.Select(i => data.Choices[i]).ToList(); var trY = tr.Select(i => data.Latency[i]).ToList();
+    var teC = te.Select(i => data.Choices[i]).ToList(); var teY = te.Select(i => data.Latency[i]).ToArray();
+    TorchSharp.torch.set_num_threads(1);
+    var configs = new Dictionary<string, Func<Tailor.Hardware.Predictors.ILatencyPredictor>>
+    {
+        ["mlp"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0),
+        ["mlp-logh"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber" }),
+        ["mlp-logh-d02"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber", HuberDelta = 0.02 }),
+        ["mlp-logh-d10"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber", HuberDelta = 0.10 }),
+        ["mlp-logh-2k"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber", Steps = 2000, Patience = 500 }),
+        ["mlp-logh-wd"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber", WeightDecay = 1e-3 }),
+        ["mlp-logh-lr3"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber", LearningRate = 3e-3 }),
+        ["mlp-h"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber" }),
+        ["mlp-h-d10"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", HuberDelta = 0.1 }),
+        ["mlp-h-lr3"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", LearningRate = 3e-3 }),
+        ["mlp-h-noes"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", ValidationShare = 0 }),
+        ["mlp-noes"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { ValidationShare = 0 }),
+        ["mlp-noes-wd"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { ValidationShare = 0, WeightDecay = 1e-2 }),
+        ["lin"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Steps = 0 }),
+        ["lin-h"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", HiddenLayers = 0, ValidationShare = 0 }),
+        ["lin-h-d02"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", HuberDelta = 0.02, HiddenLayers = 0, ValidationShare = 0, LearningRate = 3e-3 }),
+        ["mlp-h-wd"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", ValidationShare = 0, WeightDecay = 1e-2 }),
+        ["gbdt-s500"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Trees = 500, Leaves = 2, LearningRate = 0.1 }),
+        ["gbdt-s2000"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Trees = 2000, Leaves = 2, LearningRate = 0.05 }),
+        ["gbdt-4-300"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Trees = 300, Leaves = 4, LearningRate = 0.05, MinLeafExamples = 20 }),
+        ["mlp-h2"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber" }),
+        ["mlp-h2-lr3"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", LearningRate = 3e-4 }),
+        ["mlp-h2-wd"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", WeightDecay = 1e-3, Hidden = 64 }),
+        ["gbdt-rel"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Target = "relative" }),
+        ["gbdt-rel-r2"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Target = "relative", RobustRounds = 2 }),
+        ["gbdt-rel-s"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Target = "relative", Leaves = 2, Trees = 2000 }),
+        ["gbdt-rel-s-r2"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Target = "relative", Leaves = 2, Trees = 2000, RobustRounds = 2 }),
+        ["gbdt-rel-300-r2"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Target = "relative", Trees = 300, LearningRate = 0.05, MinLeafExamples = 20, RobustRounds = 2 }),
+        ["gbdt"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0),
+    };
+    var want = args.Length > 4 ? args.Skip(4).ToArray() : configs.Keys.ToArray();
+    foreach (var k in want)
+    {
+        var sw = Stopwatch.StartNew();
+        using var p = configs[k]();
+        var m = Tailor.Hardware.PredictionMetrics.Of(p.Predict(teC), teY);
+        string steps = p is Tailor.Hardware.Predictors.MlpLatencyPredictor mp ? $" steps {mp.TrainedSteps}" : "";
+        Console.WriteLine($"{args[3]} {k,-14}{steps}: {m} ({sw.Elapsed.TotalSeconds:F1}s)");
+        if (enc is Tailor.Hardware.Predictors.Nb201Encoding nbe)
+        {
+            var pr = p.Predict(teC);
+            var con = Enumerable.Range(0, te.Length).Where(i => nbe.Features(teC[i])[54] > 0).ToArray();
+            var dis = Enumerable.Range(0, te.Length).Where(i => nbe.Features(teC[i])[54] == 0).ToArray();
+            Console.WriteLine($"    connected {Tailor.Hardware.PredictionMetrics.Of(con.Select(i => pr[i]).ToArray(), con.Select(i => teY[i]).ToArray())}");
+            Console.WriteLine($"    disconnected {Tailor.Hardware.PredictionMetrics.Of(dis.Select(i => pr[i]).ToArray(), dis.Select(i => teY[i]).ToArray())}");
+        }
+    }
+}
