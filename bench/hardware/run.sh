@@ -2,6 +2,7 @@
 # Issue 3 benchmarks (see bench/README.md, "Hardware: LUTs and latency predictors").
 #   bench/hardware/run.sh lut   : build the Single-Path NAS LUT (spnas-cifar, 32x32, ort-cpu), time it, check it on 100 random networks
 #   bench/hardware/run.sh fit   : latency predictors (mlp, gbdt) on every device column of the shared HW-NAS-Bench FBNet and NB201 tables
+#   bench/hardware/run.sh recheck : check the table built by `lut` again on 200 other random networks (seed 2), now
 #   bench/hardware/run.sh noise : measurement-noise ceiling of the NB201 latency columns (isomorphic cells)
 # Results go to bench/hardware/results/. Latency is measured on this machine: run one measurement at a time
 # (nothing else of ours running); the load average at start and end is recorded next to every result.
@@ -29,6 +30,15 @@ if [[ "$what" == lut || "$what" == all ]]; then
   cat "$out/lut-check.json"
 fi
 
+if [[ "$what" == recheck ]]; then
+  lut="$out/lut-spnas-cifar.json"
+  [ -f "$lut" ] || { echo "run.sh recheck: $lut not found: run 'run.sh lut' first" >&2; exit 2; }
+  echo "load before recheck: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/lut-recheck-load.txt"
+  ./tailor lut check --lut "$lut" --samples 200 --seed 2 --recalibrate --json --rows "$out/lut-recheck-rows.csv" --quiet > "$out/lut-recheck.json"
+  echo "load after recheck: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/lut-recheck-load.txt"
+  cat "$out/lut-recheck.json"
+fi
+
 if [[ "$what" == fit || "$what" == all ]]; then
   for model in mlp gbdt; do
     for col in latency_ms_pixel3 latency_ms_eyeriss latency_ms_fpga latency_ms_gtx1080ti_b1 latency_ms_xeon_silver4114; do
@@ -43,4 +53,9 @@ fi
 if [[ "$what" == noise || "$what" == all ]]; then
   dotnet build bench/hardware/HwBench/HwBench.csproj -c Release -nologo -v q >/dev/null
   dotnet bench/hardware/HwBench/bin/Release/net10.0/HwBench.dll noise-floor "$nb201" | tee "$out/nb201-noise-floor.md"
+  # the noisy columns split into connected and disconnected cells; old defaults (mlp: relative loss, gbdt: log, 4 leaves) vs new;
+  # mlp-log: the MLP on log latency (exp output, log-Huber loss); lin: the linear term alone (Huber fit, no MLP steps)
+  for col in latency_ms_pixel3 latency_ms_xeon_silver4114; do
+    dotnet bench/hardware/HwBench/bin/Release/net10.0/HwBench.dll exp nb201 "$nb201" "$col" default-mlp default-gbdt mlp gbdt mlp-log lin
+  done | tee "$out/nb201-breakdown.txt"
 fi

@@ -253,7 +253,10 @@ if (cmd == "exp")
     TorchSharp.torch.set_num_threads(1);
     var configs = new Dictionary<string, Func<Tailor.Hardware.Predictors.ILatencyPredictor>>
     {
-        ["mlp"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0),
+        ["default-mlp"] = () => Tailor.Hardware.Predictors.PredictorEvaluation.Fit("mlp", enc, trC, trY, 0),
+        ["default-gbdt"] = () => Tailor.Hardware.Predictors.PredictorEvaluation.Fit("gbdt", enc, trC, trY, 0),
+        ["mlp"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "relative" }),
+        ["mlp-log"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber" }),
         ["mlp-logh"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber" }),
         ["mlp-logh-d02"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber", HuberDelta = 0.02 }),
         ["mlp-logh-d10"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "log-huber", HuberDelta = 0.10 }),
@@ -266,7 +269,7 @@ if (cmd == "exp")
         ["mlp-h-noes"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", ValidationShare = 0 }),
         ["mlp-noes"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { ValidationShare = 0 }),
         ["mlp-noes-wd"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { ValidationShare = 0, WeightDecay = 1e-2 }),
-        ["lin"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Steps = 0 }),
+        ["lin"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Steps = 0 }), // the robust linear term alone
         ["lin-h"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", HiddenLayers = 0, ValidationShare = 0 }),
         ["lin-h-d02"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", HuberDelta = 0.02, HiddenLayers = 0, ValidationShare = 0, LearningRate = 3e-3 }),
         ["mlp-h-wd"] = () => Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, trC, trY, 0, new() { Loss = "huber", ValidationShare = 0, WeightDecay = 1e-2 }),
@@ -281,7 +284,8 @@ if (cmd == "exp")
         ["gbdt-rel-s"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Target = "relative", Leaves = 2, Trees = 2000 }),
         ["gbdt-rel-s-r2"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Target = "relative", Leaves = 2, Trees = 2000, RobustRounds = 2 }),
         ["gbdt-rel-300-r2"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Target = "relative", Trees = 300, LearningRate = 0.05, MinLeafExamples = 20, RobustRounds = 2 }),
-        ["gbdt"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0),
+        // the defaults before the NB201 investigation: log target, 3000 trees of 4 leaves, squared error
+        ["gbdt"] = () => Tailor.Hardware.Predictors.GbdtLatencyPredictor.Fit(enc, trC, trY, 0, new() { Target = "log", Trees = 3000, Leaves = 4, RobustRounds = 0 }),
     };
     var want = args.Length > 4 ? args.Skip(4).ToArray() : configs.Keys.ToArray();
     foreach (var k in want)
