@@ -3,6 +3,7 @@
 #   bench/hardware/run.sh lut   : build the Single-Path NAS LUT (spnas-cifar, 32x32, ort-cpu), time it, check it on 100 random networks
 #   bench/hardware/run.sh fit   : latency predictors (mlp, gbdt) on every device column of the shared HW-NAS-Bench FBNet and NB201 tables
 #   bench/hardware/run.sh recheck : check the table built by `lut` again on 200 other random networks (seed 2), now
+#   bench/hardware/run.sh seeds : the two noisy NB201 columns with split/model seeds 1 and 2 (stability)
 #   bench/hardware/run.sh noise : measurement-noise ceiling of the NB201 latency columns (isomorphic cells)
 # Results go to bench/hardware/results/. Latency is measured on this machine: run one measurement at a time
 # (nothing else of ours running); the load average at start and end is recorded next to every result.
@@ -48,6 +49,13 @@ if [[ "$what" == fit || "$what" == all ]]; then
     done
   done
   /usr/bin/python3 bench/hardware/summarize.py "$out" | tee "$out/fit-table.md"
+fi
+
+if [[ "$what" == seeds ]]; then
+  for s in 1 2; do for model in mlp gbdt; do for col in latency_ms_pixel3 latency_ms_xeon_silver4114; do
+    ./tailor latency fit --csv "$nb201" --encoding nb201 --column "$col" --train 1000 --seed "$s" --model "$model" --json |
+      /usr/bin/python3 -c "import json,sys; r=json.load(sys.stdin); print(r['seed'], r['model'], r['column'], '%.1f%%'%(100*r['within10']), '%.3f'%r['kendall_tau'])"
+  done; done; done | tee "$out/nb201-seeds.txt"
 fi
 
 if [[ "$what" == noise || "$what" == all ]]; then
