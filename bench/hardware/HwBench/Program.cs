@@ -309,3 +309,35 @@ if (cmd == "exp")
         }
     }
 }
+if (cmd == "repeat")
+{
+    // Is the MLP fit bit-reproducible within one process? (the PredictSoft test's synthetic data)
+    TorchSharp.torch.set_num_threads(1);
+    if (args.Length > 4)
+    {
+        using var warm = Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(Tailor.Hardware.Predictors.ArchEncodings.Parse("space:spnas-cifar"),
+            new List<int[]> { new int[10], new int[10] }, new List<double> { 1, 2 }, 0, new() { Steps = 20 });
+        Console.WriteLine("MKL used before setting CBWR");
+    }
+    if (args.Length > 3) Console.WriteLine($"cbwr set: {Cbwr.Set(int.Parse(args[3]))}, get {Cbwr.Get(1)}");
+    var enc = Tailor.Hardware.Predictors.ArchEncodings.Parse("space:spnas-cifar");
+    var space = ((Tailor.Hardware.Predictors.SpaceEncoding)enc).Space;
+    var rng = new Random(2);
+    var choices = Enumerable.Range(0, 200).Select(_ => space.Sample(rng)).ToList();
+    var y = choices.Select(c => 1.0 + c.Select((k, l) => 0.1 * (k + 1) * (l % 3 + 1)).Sum() + (c[0] == c[1] ? 0.3 : 0)).ToList();
+    string loss = args.Length > 1 ? args[1] : "huber";
+    for (int i = 0; i < 4; i++)
+    {
+        using var p = Tailor.Hardware.Predictors.MlpLatencyPredictor.Fit(enc, choices, y, 0, new() { Steps = 200, Loss = loss });
+        Console.WriteLine($"{loss} fit {i}: steps {p.TrainedSteps} first prediction {p.Predict(choices.Take(1).ToList())[0]:R}");
+        if (args.Length > 2) { GC.Collect(); GC.WaitForPendingFinalizers(); }
+    }
+}
+
+static partial class Cbwr
+{
+    [System.Runtime.InteropServices.LibraryImport("libtorch_cpu", EntryPoint = "mkl_serv_cbwr_set")]
+    public static partial int Set(int mode);
+    [System.Runtime.InteropServices.LibraryImport("libtorch_cpu", EntryPoint = "mkl_serv_cbwr_get")]
+    public static partial int Get(int option);
+}

@@ -133,8 +133,8 @@ public class PredictorTests(ITestOutputHelper log)
 }
 
 /// <summary>
-/// Compares two fits bit for bit: runs alone (the "serial" collection), since libtorch's thread count is
-/// process-wide and tests running in parallel change it (a reduction over 2 threads rounds differently).
+/// Compares refits: runs alone (the "serial" collection), since libtorch's thread count is process-wide and
+/// tests running in parallel change it (a reduction over 2 threads rounds differently).
 /// </summary>
 [Collection("serial")]
 public class PredictSoftTests
@@ -165,9 +165,18 @@ public class PredictSoftTests
         lat.backward();
         Assert.All(logits, t => Assert.True(t.grad is not null && t.grad.abs().sum().item<float>() > 0));
         Assert.Contains("expected 10 groups", Assert.Throws<TailorException>(() => p.PredictSoft(logits.Take(3).ToList())).Message);
-        // the fit itself is deterministic
+        // a refit agrees: bit for bit when MKL's reproducibility mode could be set before MKL's first call in this
+        // process (tailor latency fit does that; here other tests may have used MKL first), else to float rounding,
+        // which early stopping can amplify (a neighbouring best step): measured ~0.2%
+        bool exact = MklReproducibility.TryEnable();
         using var p2 = MlpLatencyPredictor.Fit(enc, choices, y, 0, new MlpOptions { Steps = 200 });
-        Assert.Equal(hard, p2.Predict(choices.Take(5).ToList()));
+        var again = p2.Predict(choices.Take(5).ToList());
+        for (int i = 0; i < 5; i++) Assert.True(Math.Abs(again[i] - hard[i]) <= 0.01 * hard[i], $"refit {again[i]} vs {hard[i]}");
+        if (exact)
+        {
+            using var p3 = MlpLatencyPredictor.Fit(enc, choices, y, 0, new MlpOptions { Steps = 200 });
+            Assert.Equal(again, p3.Predict(choices.Take(5).ToList()));
+        }
     }
 
     [Fact]

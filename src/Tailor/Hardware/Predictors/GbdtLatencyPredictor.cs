@@ -85,8 +85,7 @@ public sealed class GbdtLatencyPredictor : ILatencyPredictor
         var den = latency.Select(v => Math.Max(v, floor)).ToArray();
         var robust = new double[latency.Count];
         Array.Fill(robust, 1.0);
-        ITransformer? model = null;
-        var result = new GbdtLatencyPredictor(enc, ml, null!, schema, log, scale);
+        GbdtLatencyPredictor? result = null;
         for (int round = 0; round <= o.RobustRounds; round++)
         {
             var rows = feats.Select((f, i) => new Row
@@ -102,8 +101,7 @@ public sealed class GbdtLatencyPredictor : ILatencyPredictor
                 LearningRate = o.LearningRate, NumberOfThreads = 1, Seed = seed, FeatureFraction = 1.0,
                 ExampleWeightColumnName = nameof(Row.Weight),
             });
-            model = trainer.Fit(data);
-            result = new GbdtLatencyPredictor(enc, ml, model, schema, log, scale);
+            result = new GbdtLatencyPredictor(enc, ml, trainer.Fit(data), schema, log, scale);
             if (round == o.RobustRounds) break;
             // Huber weights from the relative residuals of this fit
             var pred = result.Predict(choices);
@@ -113,7 +111,7 @@ public sealed class GbdtLatencyPredictor : ILatencyPredictor
                 robust[i] = r <= o.HuberDelta ? 1 : o.HuberDelta / r;
             }
         }
-        return result;
+        return result!;
     }
 
     public double[] Predict(IReadOnlyList<int[]> choices)

@@ -154,7 +154,9 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
     }
 
     /// <summary>
-    /// Fits on the given architectures and latencies (deterministic for a seed and thread count).
+    /// Fits on the given architectures and latencies: deterministic for a seed and thread count when MKL's
+    /// reproducibility mode is on (<see cref="MklReproducibility"/>; `tailor latency fit` turns it on), else
+    /// up to float rounding that early stopping can amplify to ~0.2%.
     /// Early stopping: a first pass trains on 80% of the rows and finds the step with the lowest loss on
     /// the other 20% (checked every <see cref="MlpOptions.EvalEvery"/> steps); the final model trains on
     /// all rows for that many steps. Noisy data thus stops early (close to the linear model), clean
