@@ -26,7 +26,9 @@ if [[ "$what" == lut || "$what" == all ]]; then
   end=$(date +%s.%N)
   echo "lut build wall time: $(echo "$end - $start" | bc) s" | tee -a "$out/lut-build.txt"
   echo "load after build: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/lut-load.txt"
-  ./tailor lut check --lut "$lut" --samples 100 --seed 1 --recalibrate --json --out "$out/lut-check.png" --rows "$out/lut-check-rows.csv" --quiet > "$out/lut-check.json"
+  ./tailor lut check --lut "$lut" --samples 100 --seed 1 --recalibrate --json --out "$out/lut-check.png" --rows "$out/lut-check-rows.csv" --quiet > "$out/.lut-check.json.tmp" \
+    || { rm -f "$out/.lut-check.json.tmp"; exit 1; }
+  mv "$out/.lut-check.json.tmp" "$out/lut-check.json"
   echo "load after check: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/lut-load.txt"
   cat "$out/lut-check.json"
 fi
@@ -35,7 +37,10 @@ if [[ "$what" == recheck ]]; then
   lut="$out/lut-spnas-cifar.json"
   [ -f "$lut" ] || { echo "run.sh recheck: $lut not found: run 'run.sh lut' first" >&2; exit 2; }
   echo "load before recheck: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out/lut-recheck-load.txt"
-  ./tailor lut check --lut "$lut" --samples 200 --seed 2 --recalibrate --json --rows "$out/lut-recheck-rows.csv" --quiet > "$out/lut-recheck.json"
+  # written only when the check completes (a spread that never settles under load leaves no result)
+  ./tailor lut check --lut "$lut" --samples 200 --seed 2 --recalibrate --json --rows "$out/lut-recheck-rows.csv" --quiet > "$out/.lut-recheck.json.tmp" \
+    || { rm -f "$out/.lut-recheck.json.tmp"; echo "load at failure: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/lut-recheck-load.txt"; exit 1; }
+  mv "$out/.lut-recheck.json.tmp" "$out/lut-recheck.json"
   echo "load after recheck: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/lut-recheck-load.txt"
   cat "$out/lut-recheck.json"
 fi
