@@ -254,6 +254,7 @@ public static class HardwareCommands
         {
             if (r.GetValue(threads) < 1) throw new TailorException($"--threads: expected >= 1 (got {r.GetValue(threads)})");
             set_num_threads(r.GetValue(threads));
+            MklReproducibility.TryEnable(); // bit-identical fits for a seed and thread count (before any computation)
             var enc = ArchEncodings.Parse(r.GetValue(encoding)!);
             var data = LatencyCsv.Load(r.GetValue(csv)!, enc, r.GetValue(column)!, r.GetValue(archColumn));
             var res = PredictorEvaluation.Run(data, r.GetValue(model)!, r.GetValue(train), r.GetValue(test), r.GetValue(seed));

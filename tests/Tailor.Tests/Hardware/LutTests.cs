@@ -197,7 +197,21 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
         // bad input: corrupt table, impossible threshold (nothing written), unknown space
         string corrupt = Path.Combine(dir, "corrupt.json");
         File.WriteAllText(corrupt, File.ReadAllText(lut)[..100]);
-        CliProcess.AssertOneLineError(CliProcess.Run("lut", "check", "--lut", corrupt, "--samples", "3"), "not a valid latency table");
+        string png2 = Path.Combine(dir, "no.png"), rows2 = Path.Combine(dir, "no.csv");
+        CliProcess.AssertOneLineError(CliProcess.Run("lut", "check", "--lut", corrupt, "--samples", "3", "--out", png2, "--rows", rows2), "not a valid latency table");
+        // a table that does not match its own space (edited: the space now has 5 searchable layers, the table 4)
+        string mismatched = Path.Combine(dir, "mismatched.json");
+        var node = JsonNode.Parse(File.ReadAllText(lut))!;
+        node["space_config"]!["layers_per_stage"] = "2";
+        File.WriteAllText(mismatched, node.ToJsonString());
+        CliProcess.AssertOneLineError(CliProcess.Run("lut", "check", "--lut", mismatched, "--samples", "3", "--out", png2, "--rows", rows2), "searchable layers, the space has");
+        // end-to-end measurements whose spread never settles: nothing written
+        var unsettled = CliProcess.Run("lut", "check", "--lut", lut, "--samples", "3", "--out", png2, "--rows", rows2, "--json", "--quiet",
+            "--runs", "2", "--min-rounds", "2", "--max-rounds", "3", "--max-error", "0");
+        CliProcess.AssertOneLineError(unsettled, "spread never settled");
+        Assert.Equal("", unsettled.Out);
+        Assert.False(File.Exists(png2));
+        Assert.False(File.Exists(rows2));
         string never = Path.Combine(dir, "never.json");
         CliProcess.AssertOneLineError(CliProcess.Run(new[] { "lut", "build" }.Concat(space).Concat(new[] { "--out", never, "--calibrate", "0", "--quiet", "--runs", "2", "--min-rounds", "2", "--max-rounds", "3", "--max-error", "0" }).ToArray()),
             "spread never settled");

@@ -35,14 +35,37 @@ public sealed record MlpOptions
     public double GoodEnough { get; init; } = 1e-3;
     /// <summary>Ridge of the least-squares initialisation of the linear term, relative to the mean diagonal.</summary>
     public double Ridge { get; init; } = 1e-4;
+    /// <summary>
+    /// "relative": prediction = scale * f(x), loss ((pred - y) / max(y, floor))^2 (the conditional mean).
+    /// "huber" (default): the same prediction, Huber loss of that relative error with <see cref="HuberDelta"/> (close to
+    /// the conditional median: robust to heavy-tailed measurement noise and outliers, which is what the
+    /// within +-10% figure of merit rewards).
+    /// "log-huber": prediction = scale * exp(f(x)), Huber loss of log(pred / y) (multiplicative costs).
+    /// </summary>
+    public string Loss { get; init; } = "huber";
+    /// <summary>Where the Huber loss turns from quadratic to linear (0.05: a 5% relative, or log, error).</summary>
+    public double HuberDelta { get; init; } = 0.05;
+    /// <summary>With a robust loss (huber, log-huber): Adam steps that first fit the linear term alone to that loss
+    /// (the least-squares start is pulled by outliers); the MLP then trains from there.</summary>
+    public int LinearSteps { get; init; } = 1000;
+
+    public void Validate()
+    {
+        if (Loss is not ("relative" or "huber" or "log-huber")) throw new TailorException($"mlp: loss '{Loss}': expected relative, huber or log-huber");
+        if (!(HuberDelta > 0)) throw new TailorException($"mlp: huber delta must be > 0 (got {HuberDelta})");
+        if (LinearSteps < 0) throw new TailorException($"mlp: linear steps must be >= 0 (got {LinearSteps})");
+        if (Steps < 0 || Hidden < 1 || HiddenLayers < 0) throw new TailorException("mlp: steps must be >= 0, hidden >= 1 and hidden layers >= 0");
+    }
 }
 
 /// <summary>
 /// MLP latency predictor (the latency-aware differentiable NAS recipe, methods.md §3), in TorchSharp.
 /// prediction = scale * (linear(x) + mlp(x)): the linear term is the additive per-op cost (a learned
-/// LUT, initialised by weighted least squares), the MLP the interactions; trained on the relative
-/// squared error ((pred - y) / max(y, floor))^2, since the
-/// figure of merit (within +-10%) is relative. Input x is the concatenated one-hot of the choices, or
+/// LUT, initialised by weighted least squares, then fitted alone to the robust loss), the MLP the
+/// interactions; trained on a Huber loss of the relative error (pred - y) / max(y, floor) (see
+/// <see cref="MlpOptions.Loss"/>), since the figure of merit (within +-10%) is relative and measured
+/// latencies have heavy-tailed noise; early stopping on held-out rows decides how far the MLP goes
+/// beyond the additive term (on noisy tables: not at all). Input x is the concatenated one-hot of the choices, or
 /// for differentiable search a probability vector per group (<see cref="PredictSoft(Tensor)"/>): the
 /// output is then differentiable with respect to the architecture weights.
 /// </summary>
@@ -80,6 +103,9 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
                     }
             using (no_grad()) { last.weight!.mul_(0.1); last.bias!.zero_(); }
         }
+
+        /// <summary>The parameters of the linear (additive) term.</summary>
+        public IEnumerable<Parameter> LinearParameters() => linear.parameters();
 
         public override Tensor forward(Tensor x) => (linear.call(x) + mlp.call(x)).squeeze(-1);
 
@@ -128,7 +154,9 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
     }
 
     /// <summary>
-    /// Fits on the given architectures and latencies (deterministic for a seed and thread count).
+    /// Fits on the given architectures and latencies: deterministic for a seed and thread count when MKL's
+    /// reproducibility mode is on (<see cref="MklReproducibility"/>; `tailor latency fit` turns it on), else
+    /// up to float rounding that early stopping can amplify to ~0.2%.
     /// Early stopping: a first pass trains on 80% of the rows and finds the step with the lowest loss on
     /// the other 20% (checked every <see cref="MlpOptions.EvalEvery"/> steps); the final model trains on
     /// all rows for that many steps. Noisy data thus stops early (close to the linear model), clean
@@ -137,6 +165,7 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
     public static MlpLatencyPredictor Fit(IArchEncoding enc, IReadOnlyList<int[]> choices, IReadOnlyList<double> latency, int seed = 0, MlpOptions? o = null)
     {
         o ??= new MlpOptions();
+        o.Validate();
         if (choices.Count != latency.Count || choices.Count == 0) throw new TailorException("mlp fit: need as many latencies as architectures (and at least one)");
         double scale = latency.Average();
         double floor = Tailor.Util.Stats.Quantile(latency.ToList(), Math.Clamp(o.FloorQuantile, 0, 1));
@@ -164,25 +193,49 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
     {
         var net = new Net(enc.FeatureDim, o, seed);
         bestStep = 0;
+        bool log = o.Loss == "log-huber";
         using var scope = NewDisposeScope();
         var x = Features(enc, choices);
-        net.InitLinear(x, latency.Select(v => v / scale).ToArray(), latency.Select(v => Math.Max(v, floor) / scale).ToArray(), o.Ridge);
-        var t = tensor(latency.Select(v => (float)(v / scale)).ToArray());
-        var den = t.clamp_min(floor / scale);
+        if (log) net.InitLinear(x, latency.Select(v => Math.Log(v / scale)).ToArray(), latency.Select(_ => 1.0).ToArray(), o.Ridge);
+        else net.InitLinear(x, latency.Select(v => v / scale).ToArray(), latency.Select(v => Math.Max(v, floor) / scale).ToArray(), o.Ridge);
+        // the loss of predictions f (the net's output) against latencies y: per row, averaged
+        (Tensor T, Tensor Den) Targets(IReadOnlyList<double> y) => log
+            ? (tensor(y.Select(v => (float)Math.Log(v / scale)).ToArray()), ones(y.Count))
+            : (tensor(y.Select(v => (float)(v / scale)).ToArray()), tensor(y.Select(v => (float)(Math.Max(v, floor) / scale)).ToArray()));
+        Tensor Loss(Tensor f, Tensor t, Tensor den)
+        {
+            if (o.Loss == "relative") { var rel = (f - t) / den; return (rel * rel).mean(); }
+            var a = ((f - t) / den).abs();
+            var d = o.HuberDelta;
+            return where(a <= d, 0.5 * a * a, d * (a - 0.5 * d)).mean() / (0.5 * d * d);
+        }
+        // RMS relative error of a loss value (for log-huber: exact while all errors are below delta)
+        double RmsRel(double loss) => o.Loss == "relative" ? Math.Sqrt(loss) : Math.Sqrt(loss) * o.HuberDelta;
+        var (t, den) = Targets(latency);
         Tensor? vx = null, vt = null, vden = null;
         if (val is { } v)
         {
             vx = Features(enc, v.C);
-            vt = tensor(v.Y.Select(y => (float)(y / scale)).ToArray());
-            vden = vt.clamp_min(floor / scale);
+            (vt, vden) = Targets(v.Y);
+        }
+        if (o.Loss != "relative" && o.LinearSteps > 0)
+        {
+            var lopt = optim.Adam(net.LinearParameters(), o.LearningRate * 3);
+            for (int s = 0; s < o.LinearSteps; s++)
+            {
+                using var step = NewDisposeScope();
+                foreach (var g in lopt.ParamGroups) g.LearningRate = o.LearningRate * 3 * 0.5 * (1 + Math.Cos(Math.PI * s / o.LinearSteps));
+                lopt.zero_grad();
+                Loss(net.call(x), t, den).backward();
+                lopt.step();
+            }
         }
         double bestLoss = double.PositiveInfinity;
         if (vx is not null)
             using (no_grad())
             {
-                var vr0 = (net.call(vx) - vt!) / vden!;
-                bestLoss = (vr0 * vr0).mean().item<float>();
-                if (Math.Sqrt(bestLoss) < o.GoodEnough) steps = 0; // the linear term alone is exact (e.g. a table that sums per-layer costs)
+                bestLoss = Loss(net.call(vx), vt!, vden!).item<float>();
+                if (RmsRel(bestLoss) < o.GoodEnough) steps = 0; // the linear term alone is exact (e.g. a table that sums per-layer costs)
             }
         var opt = optim.Adam(net.parameters(), o.LearningRate, weight_decay: o.WeightDecay);
         for (int s = 0; s < steps; s++)
@@ -191,23 +244,24 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
             double lr = o.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * s / o.Steps));
             foreach (var g in opt.ParamGroups) g.LearningRate = lr;
             opt.zero_grad();
-            var rel = (net.call(x) - t) / den;
-            var loss = (rel * rel).mean();
+            var loss = Loss(net.call(x), t, den);
             loss.backward();
             opt.step();
             if (vx is not null && ((s + 1) % o.EvalEvery == 0 || s + 1 == steps))
             {
                 using var _ = no_grad();
-                var vr = (net.call(vx) - vt!) / vden!;
-                double vl = (vr * vr).mean().item<float>();
+                double vl = Loss(net.call(vx), vt!, vden!).item<float>();
                 if (vl < bestLoss * (1 - o.MinImprovement)) { bestLoss = vl; bestStep = s + 1; }
                 else if (s + 1 - bestStep >= o.Patience) break;
-                if (Math.Sqrt(bestLoss) < o.GoodEnough) break;
+                if (RmsRel(bestLoss) < o.GoodEnough) break;
             }
         }
         net.eval();
         return net;
     }
+
+    /// <summary>The net's output f -&gt; latency in the data's unit.</summary>
+    Tensor Output(Tensor f) => Options.Loss == "log-huber" ? f.exp() * _scale : f * _scale;
 
     static Tensor Features(IArchEncoding enc, IReadOnlyList<int[]> choices)
     {
@@ -221,7 +275,7 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var y = _net.call(Features(Encoding, choices)) * _scale;
+        var y = Output(_net.call(Features(Encoding, choices)));
         return y.data<float>().Select(v => (double)v).ToArray();
     }
 
@@ -235,7 +289,7 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
     {
         if (opWeights.shape[^1] != Encoding.Dim())
             throw new TailorException($"mlp predictor: op weights have {opWeights.shape[^1]} features, the encoding {Encoding.Name} has {Encoding.Dim()}");
-        return _net.call(Encoding.SoftFeatures(opWeights.to_type(ScalarType.Float32))) * _scale;
+        return Output(_net.call(Encoding.SoftFeatures(opWeights.to_type(ScalarType.Float32))));
     }
 
     /// <summary>Same, with one tensor per group ([K_g] or [B, K_g]); they are concatenated in order.</summary>
