@@ -22,6 +22,28 @@ public sealed record BuildOptions
 
 public static class Layers
 {
+    /// <summary>
+    /// A CPU image batch in channels-last memory order (same NCHW shape; returned as is when it already is).
+    /// Every network calls this first: on CPU channels-last is faster, and libtorch 2.10's oneDNN picks an
+    /// NCHW convolution backward for few (e.g. 3 or 8) channels that, with more than one thread on AVX-512
+    /// CPUs (AMD EPYC here), sometimes returns NaN input gradients; the channels-last kernels do not
+    /// (tests/Tailor.Tests/Models/ChannelsLastTests.cs).
+    /// </summary>
+    public static Tensor ChannelsLast(Tensor x)
+    {
+        if (x.dim() != 4 || x.device_type != DeviceType.CPU || IsChannelsLast(x)) return x;
+        return x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+    }
+
+    /// <summary>Whether a 4-D tensor is laid out densely as N, H, W, C.</summary>
+    public static bool IsChannelsLast(Tensor x)
+    {
+        if (x.dim() != 4) return false;
+        long[] sh = x.shape, st = x.stride();
+        long c = sh[1], h = sh[2], w = sh[3];
+        return (c == 1 || st[1] == 1) && (w == 1 || st[3] == c) && (h == 1 || st[2] == w * c) && (sh[0] == 1 || st[0] == h * w * c);
+    }
+
     public static nn.Module<Tensor, Tensor> Act(Activation a) => a switch
     {
         Activation.None => nn.Identity(),

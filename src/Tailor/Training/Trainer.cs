@@ -94,7 +94,7 @@ public sealed class Trainer
     public bool ChannelsLast { get; set; }
 
     /// <summary>A 4-D batch in channels-last layout (a copy; NCHW shape and indexing are unchanged).</summary>
-    public static Tensor ToChannelsLast(Tensor x) => x.dim() == 4 ? x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : x;
+    public static Tensor ToChannelsLast(Tensor x) => Models.Layers.ChannelsLast(x);
 
     readonly double[] _initialLr;
 

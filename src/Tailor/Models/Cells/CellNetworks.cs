@@ -49,6 +49,7 @@ public sealed class Nb201Network : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
         var h = stem.call(x);
         foreach (var c in cells) h = c.call(h);
         return classifier.call(lastact.call(h).mean(new long[] { 2, 3 }));
@@ -129,6 +130,7 @@ public sealed class DartsNetwork : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
         var nodes = new Tensor[_plan.NodeCount];
         nodes[0] = stem.call(x);
         double p = training ? DropPathProb : 0;

@@ -124,6 +124,7 @@ public sealed class Nb201Supernet : CellSupernet
 
     public override Tensor Forward(Tensor x, IReadOnlyList<CellPlan> plans)
     {
+        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
         if (plans.Count != Groups) throw new ArgumentException($"nb201 supernet: {plans.Count} plans for {Groups} cell groups");
         var h = stem.call(x);
         for (int i = 0; i < cells.Count; i++)
@@ -247,6 +248,7 @@ public sealed class DartsSupernet : CellSupernet
 
     public override Tensor Forward(Tensor x, IReadOnlyList<CellPlan> plans)
     {
+        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
         if (plans.Count != Groups) throw new ArgumentException($"darts supernet: {plans.Count} plans for {Groups} cell groups");
         var s0 = stem.call(x);
         var s1 = s0;
