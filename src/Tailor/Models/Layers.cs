@@ -35,6 +35,14 @@ public static class Layers
         return x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
     }
 
+    /// <summary>
+    /// A batch in plain NCHW order. The DARTS-space networks use this instead of <see cref="ChannelsLast"/>:
+    /// with channels-last batches their ops (dilated/separable depthwise convs, factorized reduce on
+    /// sliced maps) corrupt the native heap in libtorch 2.10 (CellSearchTests crashed the test host);
+    /// they have no few-channel dense 3x3 conv whose input gradient is needed, so NCHW is safe for them.
+    /// </summary>
+    public static Tensor Nchw(Tensor x) => x.dim() == 4 && !x.is_contiguous() ? x.contiguous() : x;
+
     /// <summary>Whether a 4-D tensor is laid out densely as N, H, W, C.</summary>
     public static bool IsChannelsLast(Tensor x)
     {

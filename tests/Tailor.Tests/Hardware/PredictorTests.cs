@@ -165,18 +165,12 @@ public class PredictSoftTests
         lat.backward();
         Assert.All(logits, t => Assert.True(t.grad is not null && t.grad.abs().sum().item<float>() > 0));
         Assert.Contains("expected 10 groups", Assert.Throws<TailorException>(() => p.PredictSoft(logits.Take(3).ToList())).Message);
-        // a refit agrees: bit for bit when MKL's reproducibility mode could be set before MKL's first call in this
-        // process (tailor latency fit does that; here other tests may have used MKL first), else to float rounding,
-        // which early stopping can amplify (a neighbouring best step): measured ~0.2%
-        bool exact = MklReproducibility.TryEnable();
+        // a refit agrees to float rounding, which early stopping can amplify (a neighbouring best step): measured
+        // ~0.2%. (Bit for bit needs MKL's reproducibility mode set before MKL's first call in the process, which
+        // tailor latency fit does; the shared test process cannot, and native calls into MKL mid-run are not made here.)
         using var p2 = MlpLatencyPredictor.Fit(enc, choices, y, 0, new MlpOptions { Steps = 200 });
         var again = p2.Predict(choices.Take(5).ToList());
         for (int i = 0; i < 5; i++) Assert.True(Math.Abs(again[i] - hard[i]) <= 0.01 * hard[i], $"refit {again[i]} vs {hard[i]}");
-        if (exact)
-        {
-            using var p3 = MlpLatencyPredictor.Fit(enc, choices, y, 0, new MlpOptions { Steps = 200 });
-            Assert.Equal(again, p3.Predict(choices.Take(5).ToList()));
-        }
     }
 
     [Fact]

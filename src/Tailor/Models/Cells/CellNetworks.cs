@@ -130,7 +130,7 @@ public sealed class DartsNetwork : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
+        x = Layers.Nchw(x); // not channels-last: see Layers.Nchw
         var nodes = new Tensor[_plan.NodeCount];
         nodes[0] = stem.call(x);
         double p = training ? DropPathProb : 0;

@@ -248,7 +248,7 @@ public sealed class DartsSupernet : CellSupernet
 
     public override Tensor Forward(Tensor x, IReadOnlyList<CellPlan> plans)
     {
-        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
+        x = Layers.Nchw(x); // not channels-last: see Layers.Nchw
         if (plans.Count != Groups) throw new ArgumentException($"darts supernet: {plans.Count} plans for {Groups} cell groups");
         var s0 = stem.call(x);
         var s1 = s0;

@@ -86,7 +86,7 @@ public sealed class HdasStageNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor Forward(Tensor x, Tensor?[][] beta, Tensor[] depth)
     {
-        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
+        x = Layers.Nchw(x); // not channels-last: see Layers.Nchw
         int m = Config.MaxCells;
         var s0 = stem.call(x);
         Tensor a = s0, b = s0; // the stage's input pair (node -1, node 0)
