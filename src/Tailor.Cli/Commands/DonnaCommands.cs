@@ -64,26 +64,26 @@ public static class DonnaCommands
     public static Command SearchDonna()
     {
         var data = new Option<string>("--data") { Description = $"Dataset ({Datasets.SpecHelp})", DefaultValueFactory = _ => "cifar10" };
-        var subset = new Option<int?>("--subset") { Description = "Use only this many training images (stratified, by seed)" };
+        var subset = new Option<int?>("--subset") { Description = "Use only this many training images (stratified, by seed); 0: all", DefaultValueFactory = _ => 4000 };
         var valSplit = new Option<string>("--val-split") { Description = "Held-out share of the training images (block NSR, library accuracy)", DefaultValueFactory = _ => "0.1" };
         var seed = new Option<int>("--seed") { Description = "Seed of the experiment (splits, teacher, BKD, library)", DefaultValueFactory = _ => 0 };
-        var teacher = new Option<string>("--teacher") { Description = "Reference network (zoo:NAME or an architecture JSON), trained with tailor train's code", DefaultValueFactory = _ => "zoo:mobilenet_v2_cifar" };
-        var teacherWidth = new Option<double>("--teacher-width") { Description = "Width multiplier of the reference network", DefaultValueFactory = _ => 0.35 };
-        var teacherEpochs = new Option<int>("--teacher-epochs") { Description = "Epochs of the teacher's training", DefaultValueFactory = _ => 6 };
+        var teacher = new Option<string>("--teacher") { Description = "Reference network (zoo:NAME or an architecture JSON), trained with tailor train's code", DefaultValueFactory = _ => "zoo:mobilenet_v2" };
+        var teacherWidth = new Option<double>("--teacher-width") { Description = "Width multiplier of the reference network", DefaultValueFactory = _ => 1.0 };
+        var teacherEpochs = new Option<int>("--teacher-epochs") { Description = "Epochs of the teacher's training", DefaultValueFactory = _ => 4 };
         var teacherRun = new Option<string?>("--teacher-run") { Description = "Use a finished `tailor train` run (its arch.json and weights.bin) as the teacher" };
         var cuts = new Option<string?>("--cuts") { Description = "Block boundaries as reference-block indices, e.g. 0,3,6,13,17 (default: cut at every stride-2 block)" };
         var grid = new Option<string?>("--grid") { Description = "Candidate grid per block, e.g. \"kernels=3,5,7;expansions=2,3,4,6;depths=1,2,3,4;se=0,1;acts=relu,swish;widths=0.5,0.75,1\" (default: small, 16 per block)" };
-        var bkdImages = new Option<int>("--bkd-images") { Description = "Training images of blockwise distillation", DefaultValueFactory = _ => 1500 };
-        var bkdEpochs = new Option<int>("--bkd-epochs") { Description = "Epochs of blockwise distillation", DefaultValueFactory = _ => 3 };
+        var bkdImages = new Option<int>("--bkd-images") { Description = "Training images of blockwise distillation", DefaultValueFactory = _ => 800 };
+        var bkdEpochs = new Option<int>("--bkd-epochs") { Description = "Epochs of blockwise distillation", DefaultValueFactory = _ => 2 };
         var bkdLr = new Option<double>("--bkd-lr") { Description = "Adam learning rate of blockwise distillation", DefaultValueFactory = _ => 0.003 };
         var libSize = new Option<int>("--library-size") { Description = "Architectures finetuned for the accuracy predictor", DefaultValueFactory = _ => 24 };
         var libEpochs = new Option<int>("--library-epochs") { Description = "Epochs of each library finetune", DefaultValueFactory = _ => 1 };
-        var libImages = new Option<int>("--library-images") { Description = "Training images of each library finetune", DefaultValueFactory = _ => 2000 };
+        var libImages = new Option<int>("--library-images") { Description = "Training images of each library finetune", DefaultValueFactory = _ => 1000 };
         var target = new Option<string>("--target") { Description = "Latency target device: ort-cpu[:threads=N] or torch-cpu[:threads=N]", DefaultValueFactory = _ => "ort-cpu" };
         var latency = new Option<double?>("--latency-ms") { Description = "Latency limit in ms (constraint of the search)" };
         var population = new Option<int>("--population") { Description = "NSGA-II population", DefaultValueFactory = _ => 16 };
         var generations = new Option<int>("--generations") { Description = "NSGA-II generations (population x generations architectures at most)", DefaultValueFactory = _ => 8 };
-        var finalCount = new Option<int>("--final-count") { Description = "Pareto architectures finetuned from BKD weights at the end (0: none)", DefaultValueFactory = _ => 3 };
+        var finalCount = new Option<int>("--final-count") { Description = "Pareto architectures finetuned from BKD weights at the end (0: none)", DefaultValueFactory = _ => 2 };
         var finalEpochs = new Option<int>("--final-epochs") { Description = "Epochs of the final finetunes (distillation from the teacher)", DefaultValueFactory = _ => 2 };
         var maxError = new Option<double>("--max-error") { Description = "Latency measurement: accepted relative standard error of the median", DefaultValueFactory = _ => 0.03 };
         var threads = new Option<int>("--threads") { Description = "Torch threads (default: all cores)", DefaultValueFactory = _ => 0 };
@@ -105,7 +105,7 @@ public static class DonnaCommands
             var console = ConsoleFor(asJson);
             var cfg = new DonnaConfig
             {
-                Data = r.GetValue(data)!, Subset = r.GetValue(subset), ValSplit = r.GetValue(valSplit)!, Seed = r.GetValue(seed),
+                Data = r.GetValue(data)!, Subset = r.GetValue(subset) is int sub && sub > 0 ? sub : null, ValSplit = r.GetValue(valSplit)!, Seed = r.GetValue(seed),
                 Teacher = r.GetValue(teacher)!, TeacherWidth = r.GetValue(teacherWidth), TeacherEpochs = r.GetValue(teacherEpochs), TeacherRun = r.GetValue(teacherRun),
                 Cuts = r.GetValue(cuts), Grid = r.GetValue(grid), BkdImages = r.GetValue(bkdImages), BkdEpochs = r.GetValue(bkdEpochs), BkdLr = r.GetValue(bkdLr),
                 LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibraryImages = r.GetValue(libImages),
@@ -166,8 +166,8 @@ public static class DonnaCommands
                 ["seconds_total_jobs"] = exp.Store.Jobs().Sum(j => j.Seconds ?? 0),
                 ["threads"] = nThreads, ["seed"] = cfg.Seed, ["versions"] = TrainingRun.Versions(), ["machine"] = MachineInfo.Current.ToString(),
             };
-            AtomicFile.WriteAllText(Path.Combine(exp.Dir, "summary.json"), summary.ToJsonString(Cli.JsonOptions) + "\n");
-            if (asJson) { Console.Out.WriteLine(summary.ToJsonString(Cli.JsonOptions)); return 0; }
+            AtomicFile.WriteAllText(Path.Combine(exp.Dir, "summary.json"), summary.ToJsonString(DonnaConfig.Indented) + "\n");
+            if (asJson) { Console.Out.WriteLine(summary.ToJsonString(DonnaConfig.Indented)); return 0; }
             var t = new Table().Title("DONNA").AddColumns("architecture (per block)", "predicted acc", "latency (ms)", $"val acc", "test acc", "MACs");
             foreach (var (pt, job) in finals)
                 t.AddRow(Cli.Escape(string.Join(" ", pt.Blocks)), $"{100 * pt.PredictedAcc:F2}%", F(pt.LatencyMs),
@@ -222,7 +222,7 @@ public static class DonnaCommands
                         ["block"] = j.Block, ["candidate"] = j.Candidate, ["name"] = e.Space.Options[j.Candidate!.Value].Name, ["status"] = j.Status.ToString().ToLowerInvariant(),
                         ["nsr"] = j.Result?["nsr"]?.DeepClone(), ["error"] = j.Error, ["seconds"] = j.Seconds,
                     }).ToArray()),
-                }.ToJsonString(Cli.JsonOptions));
+                }.ToJsonString(DonnaConfig.Indented));
             }
             else
             {
@@ -262,7 +262,7 @@ public static class DonnaCommands
                     ["failed"] = new JsonArray(jobs.Where(j => j.Status == JobStatus.Failed).Select(j => (JsonNode)new JsonObject { ["key"] = j.Key, ["error"] = j.Error }).ToArray()),
                     ["killed"] = new JsonArray(stale.Select(j => (JsonNode)j.Key).ToArray()),
                     ["predictor"] = pred == null ? null : new JsonObject { ["loo_kendall_tau"] = pred["loo_kendall_tau"]?.DeepClone(), ["loo_mse"] = pred["loo_mse"]?.DeepClone(), ["library"] = pred["library"]?.DeepClone() },
-                }.ToJsonString(Cli.JsonOptions));
+                }.ToJsonString(DonnaConfig.Indented));
                 return 0;
             }
             var t = new Table().Title(Cli.Escape(Path.GetFullPath(dir))).AddColumns("kind", "pending", "running", "done", "failed", "seconds");
@@ -272,7 +272,7 @@ public static class DonnaCommands
             AnsiConsole.Write(t);
             foreach (var j in jobs.Where(j => j.Status == JobStatus.Failed)) AnsiConsole.MarkupLine($"[red]failed[/] {Cli.Escape(j.Describe())}: {Cli.Escape(j.Error ?? "")}");
             foreach (var j in stale) AnsiConsole.MarkupLine($"[yellow]killed[/] {Cli.Escape(j.Describe())} (owner {Cli.Escape(j.Owner ?? "?")} is gone; it restarts when claimed)");
-            if (pred != null) AnsiConsole.MarkupLine($"predictor: leave-one-out Kendall tau {F((double)pred["loo_kendall_tau"]!)}, MSE {(double)pred["loo_mse"]!:E2} over {pred["library"]} architectures");
+            if (pred != null) AnsiConsole.MarkupLine($"predictor: leave-one-out Kendall tau {F(DonnaConfig.Num(pred["loo_kendall_tau"]))}, MSE {DonnaConfig.Num(pred["loo_mse"]):E2} over {pred["library"]} architectures");
             return 0;
         }));
         return c;
@@ -329,7 +329,7 @@ public static class DonnaCommands
                 ["key"] = j.Result?["key"]?.DeepClone(), ["mode"] = j.Result?["mode"]?.DeepClone(), ["epochs"] = j.Result?["epochs"]?.DeepClone(), ["seed"] = j.Result?["seed"]?.DeepClone(),
                 ["val_acc"] = j.Result?["val_acc"]?.DeepClone(), ["test_acc"] = j.Result?["test_acc"]?.DeepClone(), ["latency_ms"] = j.Result?["latency_ms"]?.DeepClone(), ["seconds"] = j.Seconds,
             }).ToList();
-            if (asJson) Console.Out.WriteLine(new JsonArray(rows.Select(x => (JsonNode)x).ToArray()).ToJsonString(Cli.JsonOptions));
+            if (asJson) Console.Out.WriteLine(new JsonArray(rows.Select(x => (JsonNode)x).ToArray()).ToJsonString(DonnaConfig.Indented));
             else
             {
                 var t = new Table().AddColumns("job", "status", "val acc", "test acc", "latency (ms)", "seconds");

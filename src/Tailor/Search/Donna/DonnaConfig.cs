@@ -22,9 +22,9 @@ public sealed record DonnaConfig
     public long Seed { get; init; }
 
     /// <summary>Reference network (zoo:NAME or an architecture JSON), re-targeted to the data and width-scaled.</summary>
-    public string Teacher { get; init; } = "zoo:mobilenet_v2_cifar";
-    public double TeacherWidth { get; init; } = 0.35;
-    public int TeacherEpochs { get; init; } = 6;
+    public string Teacher { get; init; } = "zoo:mobilenet_v2";
+    public double TeacherWidth { get; init; } = 1.0;
+    public int TeacherEpochs { get; init; } = 4;
     public int TeacherBatch { get; init; } = 64;
     public double TeacherLr { get; init; } = 0.05;
     /// <summary>A finished `tailor train` run (arch.json + weights.bin + run.json) to use as the teacher instead of training one.</summary>
@@ -35,9 +35,9 @@ public sealed record DonnaConfig
     /// <summary>Block grid spec (<see cref="BlockGrid.Parse"/>); null: <see cref="BlockGrid.Small"/>.</summary>
     public string? Grid { get; init; }
 
-    public int BkdImages { get; init; } = 1500;
-    public int BkdValImages { get; init; } = 400;
-    public int BkdEpochs { get; init; } = 3;
+    public int BkdImages { get; init; } = 800;
+    public int BkdValImages { get; init; } = 300;
+    public int BkdEpochs { get; init; } = 2;
     public int BkdBatch { get; init; } = 64;
     /// <summary>Adam learning rate of blockwise distillation (cosine schedule).</summary>
     public double BkdLr { get; init; } = 0.003;
@@ -48,7 +48,7 @@ public sealed record DonnaConfig
     public int LibrarySize { get; init; } = 24;
     public int LibraryEpochs { get; init; } = 1;
     /// <summary>Training images of each library finetune (null: the whole training split).</summary>
-    public int? LibraryImages { get; init; } = 2000;
+    public int? LibraryImages { get; init; } = 1000;
     public int LibraryBatch { get; init; } = 64;
     public double LibraryLr { get; init; } = 0.02;
     /// <summary>Distillation: loss = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE.</summary>
@@ -64,6 +64,19 @@ public sealed record DonnaConfig
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
+
+    /// <summary>Compact JSON that also writes NaN and infinities (as named literals) instead of throwing.</summary>
+    public static readonly JsonSerializerOptions Compact = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    public static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    /// <summary>A number from a stored result: null and "NaN"/"Infinity" strings (how NaN is written) are read back as NaN/infinity.</summary>
+    public static double Num(System.Text.Json.Nodes.JsonNode? n)
+    {
+        if (n == null) return double.NaN;
+        if (n is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var s))
+            return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d : double.NaN;
+        return n.GetValue<double>();
+    }
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 

@@ -344,8 +344,8 @@ public sealed class DonnaExperiment : IDisposable
         var o = p.ToJson();
         o["loo_kendall_tau"] = loo.KendallTau; o["loo_mse"] = loo.Mse; o["library"] = keys.Count;
         o["loo"] = new JsonArray(keys.Select((k, i) => (JsonNode)new JsonObject { ["key"] = k, ["actual"] = loo.Actual[i], ["predicted"] = loo.Predicted[i] }).ToArray());
-        Store.SetMeta("predictor", o.ToJsonString());
-        AtomicFile.WriteAllText(Path.Combine(Dir, "predictor.json"), o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        Store.SetMeta("predictor", o.ToJsonString(DonnaConfig.Compact));
+        AtomicFile.WriteAllText(Path.Combine(Dir, "predictor.json"), o.ToJsonString(DonnaConfig.Indented) + "\n");
         return new PredictorReport(p, loo, keys, nsr);
     }
 
@@ -393,7 +393,7 @@ public sealed class DonnaExperiment : IDisposable
                 ["hypervolume"] = hv, ["hv_ref"] = new JsonObject { ["acc"] = refAcc, ["ms"] = refMs },
                 ["front"] = JsonSerializer.SerializeToNode(pts, DonnaConfig.Json),
             };
-            AtomicFile.WriteAllText(Path.Combine(dir, "pareto.json"), res.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            AtomicFile.WriteAllText(Path.Combine(dir, "pareto.json"), res.ToJsonString(DonnaConfig.Indented) + "\n");
             var csv = new System.Text.StringBuilder("key,predicted_acc,latency_ms,feasible\n");
             foreach (var e in run.Context.History)
                 csv.Append(CultureInfo.InvariantCulture, $"{e.Key},{e.Metrics.Valid:R},{e.Metrics.Latency:R},{(run.Context.Problem.Feasible(e.Metrics) ? 1 : 0)}\n");

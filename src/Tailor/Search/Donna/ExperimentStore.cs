@@ -216,7 +216,7 @@ public sealed class ExperimentStore : IDisposable
 
     public void Complete(string key, JsonObject result, double seconds) =>
         Exec("UPDATE jobs SET status = 'done', finished = $t, seconds = $s, result = $r, error = NULL WHERE key = $k",
-            ("$t", Now()), ("$s", seconds), ("$r", result.ToJsonString()), ("$k", key));
+            ("$t", Now()), ("$s", seconds), ("$r", result.ToJsonString(DonnaConfig.Compact)), ("$k", key));
 
     public void Fail(string key, string error, double seconds) =>
         Exec("UPDATE jobs SET status = 'failed', finished = $t, seconds = $s, error = $e WHERE key = $k",
