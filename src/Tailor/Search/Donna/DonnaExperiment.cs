@@ -358,10 +358,10 @@ public sealed class DonnaExperiment : IDisposable
         string folder = o.Folder(target);
         string dir = Path.Combine(Dir, "search", folder);
         string key = "search/" + folder;
-        Store.Ensure(key, "search");
         var cache = new LatencyCache(LatencyCachePath);
         var ev = new DonnaEvaluator(Space, pred.Nsr, pred.Predictor, target, cache, measure);
         var (lo, hi) = DonnaSearch.CheckTarget(Space, ev, o, target.Spec);
+        Store.Ensure(key, "search");
         var ss = new BlockSearchSpace(Space);
         var job = Store.RunJob(key, () =>
         {

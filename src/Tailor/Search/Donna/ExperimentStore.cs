@@ -104,10 +104,11 @@ public sealed class ExperimentStore : IDisposable
             }
             return store;
         }
-        catch (SqliteException e)
+        catch (Exception e) when (e is SqliteException || e.InnerException is SqliteException)
         {
+            var inner = e as SqliteException ?? (SqliteException)e.InnerException!;
             db.Dispose();
-            throw new TailorException($"{path}: corrupt experiment store ({e.Message.Split('\n')[0].Replace("SQLite Error ", "SQLite error ")}); it was left as it is");
+            throw new TailorException($"{path}: corrupt experiment store ({inner.Message.Split('\n')[0].Replace("SQLite Error ", "SQLite error ")}); it was left as it is");
         }
         catch
         {
@@ -127,7 +128,7 @@ public sealed class ExperimentStore : IDisposable
     T Wrap<T>(Func<T> f)
     {
         try { return f(); }
-        catch (SqliteException e) { throw new TailorException($"{Path}: experiment store error ({e.Message.Split('\n')[0]})"); }
+        catch (SqliteException e) { throw new TailorException($"{Path}: experiment store error ({e.Message.Split('\n')[0]})", e); }
     }
 
     void Exec(string sql, params (string, object?)[] args) => Wrap(() => { using var c = Cmd(sql, args); return c.ExecuteNonQuery(); });
