@@ -69,16 +69,18 @@ public static class DonnaCommands
         var seed = new Option<int>("--seed") { Description = "Seed of the experiment (splits, teacher, BKD, library)", DefaultValueFactory = _ => 0 };
         var teacher = new Option<string>("--teacher") { Description = "Reference network (zoo:NAME or an architecture JSON), trained with tailor train's code", DefaultValueFactory = _ => "zoo:mobilenet_v2" };
         var teacherWidth = new Option<double>("--teacher-width") { Description = "Width multiplier of the reference network", DefaultValueFactory = _ => 1.0 };
-        var teacherEpochs = new Option<int>("--teacher-epochs") { Description = "Epochs of the teacher's training", DefaultValueFactory = _ => 4 };
+        var teacherEpochs = new Option<int>("--teacher-epochs") { Description = "Epochs of the teacher's training", DefaultValueFactory = _ => 5 };
         var teacherRun = new Option<string?>("--teacher-run") { Description = "Use a finished `tailor train` run (its arch.json and weights.bin) as the teacher" };
         var cuts = new Option<string?>("--cuts") { Description = "Block boundaries as reference-block indices, e.g. 0,3,6,13,17 (default: cut at every stride-2 block)" };
+        var skipFirst = new Option<int>("--skip-first") { Description = "Without --cuts: reference blocks kept fixed before the first DONNA block", DefaultValueFactory = _ => 1 };
+        var teacherLr = new Option<double>("--teacher-lr") { Description = "SGD learning rate of the teacher (cosine, half an epoch of warm-up)", DefaultValueFactory = _ => 0.02 };
         var grid = new Option<string?>("--grid") { Description = "Candidate grid per block, e.g. \"kernels=3,5,7;expansions=2,3,4,6;depths=1,2,3,4;se=0,1;acts=relu,swish;widths=0.5,0.75,1\" (default: small, 16 per block)" };
         var bkdImages = new Option<int>("--bkd-images") { Description = "Training images of blockwise distillation", DefaultValueFactory = _ => 800 };
-        var bkdEpochs = new Option<int>("--bkd-epochs") { Description = "Epochs of blockwise distillation", DefaultValueFactory = _ => 2 };
+        var bkdEpochs = new Option<int>("--bkd-epochs") { Description = "Epochs of blockwise distillation", DefaultValueFactory = _ => 4 };
         var bkdLr = new Option<double>("--bkd-lr") { Description = "Adam learning rate of blockwise distillation", DefaultValueFactory = _ => 0.003 };
         var libSize = new Option<int>("--library-size") { Description = "Architectures finetuned for the accuracy predictor", DefaultValueFactory = _ => 24 };
         var libEpochs = new Option<int>("--library-epochs") { Description = "Epochs of each library finetune", DefaultValueFactory = _ => 1 };
-        var libImages = new Option<int>("--library-images") { Description = "Training images of each library finetune", DefaultValueFactory = _ => 1000 };
+        var libImages = new Option<int>("--library-images") { Description = "Training images of each library finetune", DefaultValueFactory = _ => 2000 };
         var target = new Option<string>("--target") { Description = "Latency target device: ort-cpu[:threads=N] or torch-cpu[:threads=N]", DefaultValueFactory = _ => "ort-cpu" };
         var latency = new Option<double?>("--latency-ms") { Description = "Latency limit in ms (constraint of the search)" };
         var population = new Option<int>("--population") { Description = "NSGA-II population", DefaultValueFactory = _ => 16 };
@@ -96,7 +98,7 @@ public static class DonnaCommands
             "Pareto networks finetuned from BKD weights. Every step is a job in --out/experiment.db: rerunning resumes, finished jobs are never redone.\n" +
             "Example: tailor search donna --data cifar10:../shared/data/cifar-10-subset --target ort-cpu --latency-ms 1.5 --out runs/donna")
         {
-            data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, cuts, grid, bkdImages, bkdEpochs, bkdLr, libSize, libEpochs, libImages,
+            data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, teacherLr, cuts, skipFirst, grid, bkdImages, bkdEpochs, bkdLr, libSize, libEpochs, libImages,
             target, latency, population, generations, finalCount, finalEpochs, maxError, threads, output, json,
         };
         c.SetAction(r => Cli.Run(() =>
@@ -107,7 +109,7 @@ public static class DonnaCommands
             {
                 Data = r.GetValue(data)!, Subset = r.GetValue(subset) is int sub && sub > 0 ? sub : null, ValSplit = r.GetValue(valSplit)!, Seed = r.GetValue(seed),
                 Teacher = r.GetValue(teacher)!, TeacherWidth = r.GetValue(teacherWidth), TeacherEpochs = r.GetValue(teacherEpochs), TeacherRun = r.GetValue(teacherRun),
-                Cuts = r.GetValue(cuts), Grid = r.GetValue(grid), BkdImages = r.GetValue(bkdImages), BkdEpochs = r.GetValue(bkdEpochs), BkdLr = r.GetValue(bkdLr),
+                TeacherLr = r.GetValue(teacherLr), SkipFirst = r.GetValue(skipFirst), Cuts = r.GetValue(cuts), Grid = r.GetValue(grid), BkdImages = r.GetValue(bkdImages), BkdEpochs = r.GetValue(bkdEpochs), BkdLr = r.GetValue(bkdLr),
                 LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibraryImages = r.GetValue(libImages),
             };
             var tgt = LatencyTargets.Parse(r.GetValue(target)!);

@@ -45,7 +45,7 @@ public class DonnaPipelineTests
         }
         public string[] Args(string outDir, params string[] more) => new[]
         {
-            "search", "donna", "--data", Data, "--subset", "300", "--teacher", Teacher, "--teacher-epochs", "1",
+            "search", "donna", "--data", Data, "--subset", "300", "--teacher", Teacher, "--teacher-epochs", "1", "--skip-first", "0",
             "--grid", "kernels=3,5;expansions=2;depths=1;se=0;acts=relu;widths=1",
             "--bkd-images", "96", "--bkd-epochs", "1", "--library-size", "4", "--library-images", "64", "--library-epochs", "1",
             "--population", "4", "--generations", "2", "--final-count", "1", "--final-epochs", "1", "--max-error", "0.2",

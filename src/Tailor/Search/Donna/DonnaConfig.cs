@@ -24,21 +24,23 @@ public sealed record DonnaConfig
     /// <summary>Reference network (zoo:NAME or an architecture JSON), re-targeted to the data and width-scaled.</summary>
     public string Teacher { get; init; } = "zoo:mobilenet_v2";
     public double TeacherWidth { get; init; } = 1.0;
-    public int TeacherEpochs { get; init; } = 4;
+    public int TeacherEpochs { get; init; } = 5;
     public int TeacherBatch { get; init; } = 64;
-    public double TeacherLr { get; init; } = 0.05;
+    public double TeacherLr { get; init; } = 0.02;
     /// <summary>A finished `tailor train` run (arch.json + weights.bin + run.json) to use as the teacher instead of training one.</summary>
     public string? TeacherRun { get; init; }
 
     /// <summary>Block boundaries as reference-block indices "0,3,6,13,17" (N+1 numbers for N blocks); null: cut at every stride-2 block.</summary>
     public string? Cuts { get; init; }
+    /// <summary>Without <see cref="Cuts"/>: reference blocks kept as they are before the first DONNA block (DONNA keeps the first layers fixed).</summary>
+    public int SkipFirst { get; init; } = 1;
     /// <summary>Block grid spec (<see cref="BlockGrid.Parse"/>); null: <see cref="BlockGrid.Small"/>.</summary>
     public string? Grid { get; init; }
 
     public int BkdImages { get; init; } = 800;
     public int BkdValImages { get; init; } = 300;
-    public int BkdEpochs { get; init; } = 2;
-    public int BkdBatch { get; init; } = 64;
+    public int BkdEpochs { get; init; } = 4;
+    public int BkdBatch { get; init; } = 32;
     /// <summary>Adam learning rate of blockwise distillation (cosine schedule).</summary>
     public double BkdLr { get; init; } = 0.003;
     /// <summary>Teacher features are cached on disk when they take at most this many MB, else recomputed per batch.</summary>
@@ -48,7 +50,7 @@ public sealed record DonnaConfig
     public int LibrarySize { get; init; } = 24;
     public int LibraryEpochs { get; init; } = 1;
     /// <summary>Training images of each library finetune (null: the whole training split).</summary>
-    public int? LibraryImages { get; init; } = 1000;
+    public int? LibraryImages { get; init; } = 2000;
     public int LibraryBatch { get; init; } = 64;
     public double LibraryLr { get; init; } = 0.02;
     /// <summary>Distillation: loss = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE.</summary>
@@ -96,6 +98,7 @@ public sealed record DonnaConfig
         Pos(LibrarySize, "library-size"); Pos(LibraryEpochs, "library-epochs"); Pos(LibraryBatch, "library-batch");
         if (LibrarySize < 4) throw new TailorException($"--library-size: the predictor needs at least 4 architectures (got {LibrarySize})");
         if (LibraryImages is int li && li < 1) throw new TailorException($"--library-images: expected >= 1 (got {li})");
+        if (SkipFirst < 0) throw new TailorException($"--skip-first: expected >= 0 (got {SkipFirst})");
         if (Subset is int s && s < 1) throw new TailorException($"--subset: expected >= 1 (got {s})");
         if (!(TeacherWidth > 0) || double.IsInfinity(TeacherWidth)) throw new TailorException($"--teacher-width: expected a positive multiplier (got {TeacherWidth})");
         foreach (var (v, n) in new[] { (TeacherLr, "teacher-lr"), (BkdLr, "bkd-lr"), (LibraryLr, "library-lr"), (KdTemperature, "kd-temperature") })

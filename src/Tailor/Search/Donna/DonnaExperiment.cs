@@ -102,7 +102,9 @@ public sealed class DonnaExperiment : IDisposable
     /// <summary>The block space of a teacher: cut at its stride-2 blocks, or at the configured boundaries (which must respect them).</summary>
     public static BlockSpace MakeSpace(DonnaConfig c, Architecture teacher)
     {
-        var cuts = DonnaConfig.ParseCuts(c.Cuts) ?? BlockSpace.StrideCuts(teacher);
+        if (c.Cuts == null && c.SkipFirst >= teacher.Blocks.Count)
+            throw new TailorException($"--skip-first {c.SkipFirst}: the teacher {teacher.Name} has only {teacher.Blocks.Count} blocks");
+        var cuts = DonnaConfig.ParseCuts(c.Cuts) ?? BlockSpace.StrideCuts(teacher, c.SkipFirst);
         if (cuts[^1].Item2 > teacher.Blocks.Count)
             throw new TailorException($"--cuts {c.Cuts}: the teacher {teacher.Name} has only {teacher.Blocks.Count} blocks");
         foreach (var (s, e) in cuts)
@@ -149,7 +151,7 @@ public sealed class DonnaExperiment : IDisposable
         var rc = new RunConfig
         {
             Arch = Config.Teacher, Width = Config.TeacherWidth, Data = Config.Data, Subset = Config.Subset, ValSplit = Config.ValSplit, Threads = Threads,
-            Train = new TrainConfig { Epochs = Config.TeacherEpochs, BatchSize = Config.TeacherBatch, Lr = Config.TeacherLr, Optimizer = "sgd", Schedule = "cosine", Seed = Config.Seed },
+            Train = new TrainConfig { Epochs = Config.TeacherEpochs, BatchSize = Config.TeacherBatch, Lr = Config.TeacherLr, Optimizer = "sgd", Schedule = "cosine", WarmupEpochs = Math.Min(0.5, Config.TeacherEpochs / 2.0), Seed = Config.Seed },
         };
         bool resume = File.Exists(Path.Combine(TeacherDir, TrainingRun.CheckpointFile));
         var h = resume ? Checkpoint.ReadHeader(Path.Combine(TeacherDir, TrainingRun.CheckpointFile)) : null;
