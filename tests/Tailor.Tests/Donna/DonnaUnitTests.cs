@@ -116,7 +116,7 @@ public class DonnaStoreTests
         var a = new DonnaConfig();
         Assert.Empty(DonnaConfig.Differences(a, DonnaConfig.FromJson(a.ToJson(), "test")));
         var d = DonnaConfig.Differences(a with { BkdEpochs = 9 }, a).Single();
-        Assert.Contains("bkd-epochs: 9 here, 2 in the experiment", d);
+        Assert.Contains($"bkd-epochs: 9 here, {a.BkdEpochs} in the experiment", d);
         Assert.Throws<TailorException>(() => DonnaConfig.FromJson("{not json", "x"));
         Assert.Throws<TailorException>(() => (a with { LibrarySize = 2 }).Validate());
     }
