@@ -208,3 +208,29 @@ public class DonnaModelTests
         Assert.Contains("block 2 candidate 0", e.Message);
     }
 }
+
+[Collection("serial")]
+public class DonnaLossTests
+{
+    [Fact]
+    public void DistillationLossIsKlPlusCrossEntropy()
+    {
+        using var _ = torch.NewDisposeScope();
+        var s = torch.tensor(new float[] { 2, 0, -1, 0.5f, 0.5f, 0 }).view(2, 3);
+        var t = torch.tensor(new float[] { 1, 1, 0, 0, 2, -2 }).view(2, 3);
+        var y = torch.tensor(new long[] { 0, 1 });
+        // alpha 1: T^2 * mean_i sum_c q log(q/p), by hand
+        double kl = 0;
+        var sa = s.data<float>().ToArray(); var ta = t.data<float>().ToArray();
+        for (int i = 0; i < 2; i++)
+        {
+            double T = 2;
+            var p = Enumerable.Range(0, 3).Select(c => Math.Exp(sa[i * 3 + c] / T)).ToArray(); double zp = p.Sum();
+            var q = Enumerable.Range(0, 3).Select(c => Math.Exp(ta[i * 3 + c] / T)).ToArray(); double zq = q.Sum();
+            for (int c = 0; c < 3; c++) kl += q[c] / zq * Math.Log(q[c] / zq / (p[c] / zp));
+        }
+        Assert.Equal(4 * kl / 2, Assembly.KdLoss(s, t, y, 1.0, 2.0).item<float>(), 4);
+        Assert.Equal(0, Assembly.KdLoss(t, t, y, 1.0, 2.0).item<float>(), 5);
+        Assert.Equal(nn.functional.cross_entropy(s, y).item<float>(), Assembly.KdLoss(s, t, y, 0.0, 2.0).item<float>(), 5);
+    }
+}

@@ -88,8 +88,8 @@ public static class Assembly
     public static Tensor KdLoss(Tensor student, Tensor teacherLogits, Tensor labels, double alpha, double temperature)
     {
         var logP = nn.functional.log_softmax(student / temperature, 1);
-        var q = nn.functional.softmax(teacherLogits / temperature, 1);
-        var kl = nn.functional.kl_div(logP, q, reduction: nn.Reduction.Sum) / student.shape[0];
+        var logQ = nn.functional.log_softmax(teacherLogits / temperature, 1);
+        var kl = (logQ.exp() * (logQ - logP)).sum(1).mean(); // KL(q || p) per image, averaged
         var ce = nn.functional.cross_entropy(student, labels);
         return kl * (alpha * temperature * temperature) + ce * (1 - alpha);
     }

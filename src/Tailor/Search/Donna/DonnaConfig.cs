@@ -90,6 +90,18 @@ public sealed record DonnaConfig
 
     public BlockGrid GridOrDefault() => Grid == null ? BlockGrid.Small : BlockGrid.Parse(Grid);
 
+    /// <summary>The config with file and directory paths made absolute (so `tailor donna ...` works from any directory).</summary>
+    public DonnaConfig Normalized()
+    {
+        static string Abs(string p) => Path.GetFullPath(p);
+        string data = Data;
+        int colon = data.IndexOf(':');
+        if (colon > 0 && colon < data.Length - 1 && data[..colon] is "fashion-mnist" or "idx" or "cifar10" or "mnist") data = data[..(colon + 1)] + Abs(data[(colon + 1)..]);
+        else if (Directory.Exists(data)) data = Abs(data);
+        string teacher = !Teacher.StartsWith("zoo:", StringComparison.Ordinal) && File.Exists(Teacher) ? Abs(Teacher) : Teacher;
+        return this with { Data = data, Teacher = teacher, TeacherRun = TeacherRun == null ? null : Abs(TeacherRun) };
+    }
+
     public DonnaConfig Validate()
     {
         void Pos(int v, string name) { if (v < 1) throw new TailorException($"--{name}: expected >= 1 (got {v})"); }

@@ -52,7 +52,7 @@ public sealed class DonnaExperiment : IDisposable
     {
         dir = Path.GetFullPath(dir);
         if (File.Exists(dir)) throw new TailorException($"{dir}: exists and is not a directory");
-        config?.Validate();
+        config = config?.Validate().Normalized();
         bool existed = ExperimentStore.Exists(dir);
         if (!existed && config == null) ExperimentStore.Open(dir, create: false); // throws: not found
         // check everything about the input before creating anything

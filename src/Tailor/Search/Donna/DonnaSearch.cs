@@ -71,7 +71,13 @@ public sealed class DonnaEvaluator(BlockSpace space, double[][] nsr, AccuracyPre
         var arch = space.Build(choice);
         if (cache.Get(arch, 1, target) is { } hit) return hit.MedianMs;
         Measured++;
-        return cache.GetOrMeasure(target, arch, 1, measure).MedianMs;
+        // on a busy machine the spread may not settle: measure again with a looser bound rather than lose the search
+        var m = measure;
+        for (int attempt = 0; ; attempt++)
+        {
+            try { return cache.GetOrMeasure(target, arch, 1, m).MedianMs; }
+            catch (TailorException) when (attempt < 2) { m = m with { MaxError = Math.Max(0.1, m.MaxError * 3) * (attempt + 1) }; }
+        }
     }
 
     public Metrics Evaluate(int[] a) => new() { Valid = PredictAccuracy(a), Latency = Latency(a) };
