@@ -96,7 +96,7 @@ public static class DonnaCommands
             "alone to the teacher's block output (NSR loss); an architecture library finetuned from BKD weights; a ridge accuracy predictor on " +
             "block NSRs (leave-one-out Kendall tau and MSE); NSGA-II over predicted accuracy and latency measured on --target; the chosen " +
             "Pareto networks finetuned from BKD weights. Every step is a job in --out/experiment.db: rerunning resumes, finished jobs are never redone.\n" +
-            "Example: tailor search donna --data cifar10:../shared/data/cifar-10-subset --target ort-cpu --latency-ms 1.5 --out runs/donna")
+            "Example: tailor search donna --data cifar10:../shared/data/cifar-10-subset --target ort-cpu --latency-ms 0.15 --out runs/donna")
         {
             data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, teacherLr, cuts, skipFirst, grid, bkdImages, bkdEpochs, bkdLr, libSize, libEpochs, libImages,
             target, latency, population, generations, finalCount, finalEpochs, maxError, threads, output, json,
@@ -295,7 +295,7 @@ public static class DonnaCommands
         var json = Cli.JsonOption();
         var c = new Command("finetune", "Finetunes architectures of the experiment's space from their BKD weights with distillation from the teacher (or trains them from scratch " +
                                         "with --scratch) on the whole training split and scores them on the test split. Each (architecture, epochs, seed, mode) is one job.\n" +
-                                        "Example: tailor donna finetune --experiment runs/donna --search ort-cpu-1.5ms-ab12cd34 --epochs 2 --seeds 0,1,2")
+                                        "Example: tailor donna finetune --experiment runs/donna --search ort-cpu-0.15ms-ab12cd34 --epochs 2 --seeds 0,1,2")
         { exp, arch, search, count, epochs, seeds, scratch, lr, target, threads, json };
         c.SetAction(r => Cli.Run(() =>
         {
