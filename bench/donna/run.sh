@@ -30,11 +30,11 @@ cp "$folder2/pareto.json" "$res/pareto-limit.json"; cp "$folder2/pareto.png" "$r
 ft=$(( epochs / 3 > 0 ? epochs / 3 : 1 ))
 ./tailor donna finetune --experiment "$exp" --search "$(basename "$folder")" --count 2 --epochs "$ft" --seeds "$seeds" --target ort-cpu --threads "$threads" --json > "$res/finetune-bkd.json"
 ./tailor donna finetune --experiment "$exp" --search "$(basename "$folder")" --count 2 --epochs "$epochs" --seeds "$seeds" --scratch --target ort-cpu --threads "$threads" --json > "$res/finetune-scratch.json"
-# 4. item 8: width-scaled mobilenet_v2 (the teacher's family) from scratch, same data, epochs and target
+# 4. item 8: width-scaled mobilenet_v2 (the teacher's family) from scratch with the recipe of the DONNA from-scratch runs (batch 64, lr 0.05)
 for w in ${WIDTHS:-0.35 0.5 0.75 1.0}; do
   if [ ! -f "$exp/baselines/w$w/weights.bin" ]; then rm -rf "$exp/baselines/w$w"; fi
   [ -f "$res/baseline-w$w.json" ] && [ -f "$exp/baselines/w$w/weights.bin" ] || \
-    ./tailor train --arch zoo:mobilenet_v2 --width "$w" --data "$data" --subset 4000 --val-split 0.1 --epochs "$epochs" --seed 0 --threads "$threads" --out "$exp/baselines/w$w" --json > "$res/baseline-w$w.json"
+    ./tailor train --arch zoo:mobilenet_v2 --width "$w" --data "$data" --subset 4000 --val-split 0.1 --epochs "$epochs" --batch 64 --lr 0.05 --seed 0 --threads "$threads" --out "$exp/baselines/w$w" --json > "$res/baseline-w$w.json"
   ./tailor latency measure --arch "$exp/baselines/w$w/arch.json" --target ort-cpu --max-error 0.03 --json > "$res/baseline-w$w-latency.json"
 done
 ./tailor donna status --experiment "$exp" --json > "$res/status.json"
