@@ -12,12 +12,13 @@ public static class Program
             "Finds the most accurate ConvNet that meets a latency budget on a device, trains it and exports it to ONNX.");
         root.Subcommands.Add(ArchCommands.Zoo());
         root.Subcommands.Add(ArchCommands.Arch());
-        root.Subcommands.Add(SearchCommands.Search(CellSearchCommands.Commands().Append(SinglePathCommand.Create()).ToArray()));
+        root.Subcommands.Add(SearchCommands.Search(CellSearchCommands.Commands().Append(SinglePathCommand.Create()).Append(DonnaCommands.SearchDonna()).ToArray()));
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(HardwareCommands.Export());
         root.Subcommands.Add(HardwareCommands.Latency());
         root.Subcommands.Add(HardwareCommands.Lut());
         root.Subcommands.Add(CellSearchCommands.CellNet());
+        root.Subcommands.Add(DonnaCommands.Donna());
         return root;
     }
 
