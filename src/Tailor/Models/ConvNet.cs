@@ -59,7 +59,6 @@ public sealed class ConvNet : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
         var f = Features(x).mean(new long[] { 2, 3 });
         return classifier.call(dropout.call(f));
     }

@@ -60,7 +60,6 @@ public sealed class MultiPathSupernet : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
         foreach (var m in stem) x = m.call(x);
         int l = 0;
         for (int s = 0; s < blocks.Count; s++)

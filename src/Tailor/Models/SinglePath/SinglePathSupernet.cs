@@ -198,7 +198,6 @@ public sealed class SinglePathSupernet : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        x = Layers.ChannelsLast(x); // see Layers.ChannelsLast
         foreach (var m in stem) x = m.call(x);
         foreach (var m in blocks) x = m.call(x);
         foreach (var m in head) x = m.call(x);
