@@ -15,23 +15,9 @@ namespace Tailor.Tests.Donna;
 [Collection("serial")]
 public class DonnaPipelineTests
 {
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o); Console.SetError(e);
-        try { return (Program.BuildRoot().Parse(args).Invoke(), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    static (int Code, string Out, string Err) Run(params string[] args) => CliInProcess.Run(args);
 
-    static void AssertOneErrorLine(int code, string err, string contains)
-    {
-        Assert.Equal(2, code);
-        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length == 1, $"expected one line, got: {err}");
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(contains, lines[0]);
-    }
+    static void AssertOneErrorLine(int code, string err, string contains) => CliInProcess.AssertOneErrorLine(code, err, contains);
 
     sealed class Fixture
     {
