@@ -63,9 +63,8 @@ public sealed class DataLoader : IDisposable
     /// <summary>Images one pass yields (less than the set when the last partial batch is dropped).</summary>
     public int ImagesPerEpoch { get; }
     /// <summary>
-    /// Yield the images in channels-last memory order (same shape). On CPU this is what convolutions
-    /// want, and libtorch 2.10's NCHW convolution backward for few channels with more than one
-    /// thread sometimes returns NaN input gradients on some CPUs (seen on AMD EPYC); channels-last does not.
+    /// Yield the images in channels-last memory order (same shape), into reused tensors: what
+    /// <see cref="Models.Layers.ChannelsLast"/> would make of each batch, without a copy per batch.
     /// </summary>
     public bool ChannelsLast { get; init; }
 

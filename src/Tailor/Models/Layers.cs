@@ -24,7 +24,7 @@ public static class Layers
 {
     /// <summary>
     /// A CPU image batch in channels-last memory order (same NCHW shape; returned as is when it already is).
-    /// The NAS-Bench-201 cell networks call this first (the Trainer and the search loaders do it for the
+    /// The NAS-Bench-201 cell networks call this first (the Trainer and the Single-Path loader do it for the
     /// other networks): on CPU channels-last is faster, and libtorch 2.10's oneDNN picks an
     /// NCHW convolution backward for few (e.g. 3 or 8) channels that, with more than one thread on AVX-512
     /// CPUs (AMD EPYC here), sometimes returns NaN input gradients; the channels-last kernels do not

@@ -93,9 +93,6 @@ public sealed class Trainer
     /// </summary>
     public bool ChannelsLast { get; set; }
 
-    /// <summary>A 4-D batch in channels-last layout (a copy; NCHW shape and indexing are unchanged).</summary>
-    public static Tensor ToChannelsLast(Tensor x) => Models.Layers.ChannelsLast(x);
-
     readonly double[] _initialLr;
 
     /// <param name="optimizer">null: <see cref="Optimizers.Optimizers.Create"/> from the config over the model's parameters.</param>
@@ -141,7 +138,7 @@ public sealed class Trainer
         SetLr(step);
         var x = images.device.type == Device.type ? images : images.to(Device);
         var y = labels.device.type == Device.type ? labels : labels.to(Device);
-        if (ChannelsLast) x = ToChannelsLast(x);
+        if (ChannelsLast) x = Models.Layers.ChannelsLast(x);
         Model.zero_grad();
         var logits = Model.call(x);
         var ctx = new StepContext
@@ -229,7 +226,7 @@ public sealed class Trainer
                 using var scope = torch.NewDisposeScope();
                 var x = b.Images.device.type == dev.type ? b.Images : b.Images.to(dev);
                 var y = b.Labels.device.type == dev.type ? b.Labels : b.Labels.to(dev);
-                if (cl) x = ToChannelsLast(x);
+                if (cl) x = Models.Layers.ChannelsLast(x);
                 var logits = model.call(x);
                 lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
                 correct += logits.argmax(1).eq(y).sum().item<long>();

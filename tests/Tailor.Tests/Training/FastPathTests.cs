@@ -39,9 +39,9 @@ public class FastPathTests
         net.eval();
         var x = torch.randn(4, 3, 32, 32);
         var a = net.call(x);
-        var b = net.call(Trainer.ToChannelsLast(x));
+        var b = net.call(Tailor.Models.Layers.ChannelsLast(x));
         Assert.True((a - b).abs().max().item<float>() < 1e-4f);
-        Assert.False(Trainer.ToChannelsLast(x).is_contiguous());
+        Assert.False(Tailor.Models.Layers.ChannelsLast(x).is_contiguous());
     }
 
     [Fact]
@@ -61,8 +61,8 @@ public class FastPathTests
         using var net = new ConvNet(arch);
         net.eval();
         var x = torch.randn(3, 3, 16, 16);
-        Assert.True((net.call(x) - net.call(Trainer.ToChannelsLast(x))).abs().max().item<float>() < 1e-4f);
+        Assert.True((net.call(x) - net.call(Tailor.Models.Layers.ChannelsLast(x))).abs().max().item<float>() < 1e-4f);
         net.train();
-        net.call(Trainer.ToChannelsLast(x)).sum().backward();
+        net.call(Tailor.Models.Layers.ChannelsLast(x)).sum().backward();
     }
 }

@@ -54,10 +54,10 @@ public sealed class SearchSplit : IDisposable
         Val = d.Subset(valPicked.Select(i => rest[i]).ToArray(), d.Name + "/search-val");
         var norm = Normalization.Of(Train);
         var aug = augment ? Augmentation.CropFlip : Augmentation.None;
-        // channels-last: faster CPU convolutions, and no NaN gradients from libtorch's NCHW path (DataLoader.ChannelsLast)
-        _train = new DataLoader(Train, batch, norm, shuffle: true, augment: aug, dropLast: true) { ChannelsLast = true };
-        _val = new DataLoader(Val, batch, norm, shuffle: true, augment: aug, dropLast: true) { ChannelsLast = true };
-        _eval = new DataLoader(Val, batch, norm, shuffle: false, augment: Augmentation.None, dropLast: false) { ChannelsLast = true };
+        // NCHW batches: each cell network picks its layout (Layers.ChannelsLast for NAS-Bench-201, Layers.Nchw for DARTS)
+        _train = new DataLoader(Train, batch, norm, shuffle: true, augment: aug, dropLast: true);
+        _val = new DataLoader(Val, batch, norm, shuffle: true, augment: aug, dropLast: true);
+        _eval = new DataLoader(Val, batch, norm, shuffle: false, augment: Augmentation.None, dropLast: false);
     }
 
     public int StepsPerEpoch => _train.BatchCount;

@@ -326,7 +326,7 @@ public static class BkdTrainer
                     using (var scope = torch.NewDisposeScope())
                     {
                         var (x, y) = f.Pair("train", n, order.AsSpan(s * batch, batch).ToArray());
-                        x = Trainer.ToChannelsLast(x);
+                        x = Tailor.Models.Layers.ChannelsLast(x);
                         for (int j = 0; j < mods.Count; j++)
                         {
                             if (errors[j] != null) continue;
@@ -377,7 +377,7 @@ public static class BkdTrainer
                 int b = Math.Min(256, count - start);
                 using var scope = torch.NewDisposeScope();
                 var (x, y) = f.Pair("val", n, Enumerable.Range(start, b).ToArray());
-                x = Trainer.ToChannelsLast(x);
+                x = Tailor.Models.Layers.ChannelsLast(x);
                 elems += (long)b * y.shape[2] * y.shape[3];
                 for (int j = 0; j < mods.Count; j++)
                 {
