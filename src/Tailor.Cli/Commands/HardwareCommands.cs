@@ -29,6 +29,7 @@ public static class HardwareCommands
         var cmd = new Command("latency", "Measure latency on a target, or fit a latency predictor to measured data");
         cmd.Subcommands.Add(Measure());
         cmd.Subcommands.Add(Fit());
+        cmd.Subcommands.Add(FitWidth());
         return cmd;
     }
 
@@ -116,6 +117,45 @@ public static class HardwareCommands
             Console.WriteLine($"{a.Name} @ {a.Input} batch {b} on {t.Spec} ({t.Runtime}): median {res.MedianMs:F3} ms, IQR {res.IqrMs:F3} ms, " +
                               $"CV {res.Cv * 100:F1}%, {res.Runs} runs in {res.Rounds} rounds (round-median CV {res.RoundsCv * 100:F1}%, error {res.Error * 100:F2}%)");
             Console.WriteLine($"machine: {res.Machine}; load average {res.LoadAvg?.ToString("F2", CultureInfo.InvariantCulture) ?? "n/a"}");
+            return 0;
+        }));
+        return c;
+    }
+
+    static Command FitWidth()
+    {
+        var arch = ArchOption(); var target = TargetOption(); var input = Cli.InputOption(); var classes = Cli.ClassesOption(); var json = Cli.JsonOption();
+        var latency = new Option<double>("--latency-ms") { Description = "The latency budget (ms) the scaled network should meet", Required = true };
+        var minW = new Option<double>("--min-width") { Description = "Smallest width multiplier tried", DefaultValueFactory = _ => 0.1 };
+        var maxW = new Option<double>("--max-width") { Description = "Largest width multiplier tried", DefaultValueFactory = _ => 2.0 };
+        var output = new Option<string?>("--out") { Description = "Write the scaled architecture (IR JSON) here" };
+        var mo = new MeasureOpts();
+        var c = new Command("fit-width",
+            $"Scale a network by its width multiplier (multiples of {WidthFit.Step}, channels rounded to 8) until its measured latency on --target matches --latency-ms: " +
+            "the hand-designed baseline at a search's budget. Bisection on measured latency, then the two bracketing widths measured side by side.\n" +
+            "Example: tailor latency fit-width --arch zoo:mobilenet_v2_cifar --input 1x28x28 --classes 10 --latency-ms 0.4 --out mbv2.json")
+            { arch, target, input, classes, latency, minW, maxW, output, json };
+        mo.AddTo(c);
+        c.SetAction(r => Cli.Run(() =>
+        {
+            var a = Cli.ResolveArch(r.GetValue(arch)!, r.GetValue(input), r.GetValue(classes));
+            var t = LatencyTargets.Parse(r.GetValue(target)!);
+            bool asJson = r.GetValue(json);
+            string? outPath = r.GetValue(output);
+            var res = WidthFit.Fit(t, a, r.GetValue(latency), r.GetValue(minW), r.GetValue(maxW), mo.Get(r), asJson ? null : m => Console.Error.WriteLine("  " + m));
+            if (outPath != null) ArchJson.Save(res.Arch, outPath);
+            var an = ArchAnalysis.Analyze(res.Arch);
+            var o = new System.Text.Json.Nodes.JsonObject
+            {
+                ["width"] = res.Width, ["target_ms"] = res.TargetMs, ["measured_ms"] = res.Latency.MedianMs, ["measured_iqr_ms"] = res.Latency.IqrMs,
+                ["error"] = res.Error, ["arch"] = res.Arch.Name, ["params"] = an.Params, ["macs"] = an.Macs, ["out"] = outPath,
+                ["probes"] = new System.Text.Json.Nodes.JsonArray(res.Probes.Select(p => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+                    { ["width"] = p.Width, ["median_ms"] = p.MedianMs, ["params"] = p.Params, ["macs"] = p.Macs }).ToArray()),
+                ["latency"] = System.Text.Json.JsonSerializer.SerializeToNode(res.Latency),
+            };
+            if (asJson) { Console.WriteLine(o.ToJsonString(Cli.JsonOptions)); return 0; }
+            Console.WriteLine($"{a.Name} at width {res.Width:0.00}: {res.Latency.MedianMs:F3} ms on {t.Spec} (target {res.TargetMs:F3} ms, {100 * res.Error:+0.0;-0.0}%), " +
+                              $"{an.Params:N0} params, {Cli.Human(an.Macs)} MACs" + (outPath != null ? $"; written to {outPath}" : ""));
             return 0;
         }));
         return c;

@@ -140,3 +140,41 @@ public class LatencyTests
         CliProcess.AssertOneLineError(CliProcess.Run("latency", "measure", "--arch", "zoo:mnasnet_a1", "--target", "tpu"), "unknown target 'tpu'");
     }
 }
+
+// serial: timings of other tests running beside it would blur the bracket
+[Collection("serial")]
+public class WidthFitTests
+{
+    static readonly MeasureOptions Quick = new() { Warmup = 3, RunsPerRound = 5, MinRounds = 3, MaxRounds = 60, MaxError = 0.2, MinRoundMs = 5 };
+    static readonly Architecture Mbv2 = Zoo.Get("mobilenet_v2_cifar", new InputShape(1, 28, 28), 10);
+
+    [Fact]
+    public void FittedWidthBracketsTheTargetAndIsCloserThanItsGridNeighbours()
+    {
+        var t = LatencyTargets.Parse("ort-cpu");
+        // a target between the extremes of a narrow range: three grid widths 0.2, 0.25, 0.3
+        var lo = ArchLatencies.Measure(t, WidthScaling.Scale(Mbv2, 0.2), 1, Quick).MedianMs;
+        var hi = ArchLatencies.Measure(t, WidthScaling.Scale(Mbv2, 0.3), 1, Quick).MedianMs;
+        Assert.True(hi > lo, $"latency should grow with width ({lo} ms at 0.2, {hi} ms at 0.3)");
+        double target = (lo + hi) / 2;
+        var r = WidthFit.Fit(t, Mbv2, target, 0.2, 0.3, Quick);
+        Assert.Contains(r.Width, new[] { 0.2, 0.25, 0.3 });
+        Assert.InRange(r.Probes.Count, 2, 3);
+        Assert.Equal(r.Width, r.Probes.Single(p => p.Width == r.Width).Width);
+        Assert.Equal($"{Mbv2.Name}_w{r.Width:0.###}", r.Arch.Name);
+        // the winner is at most as far from the target as the slowest and fastest candidates were
+        Assert.True(Math.Abs(r.Latency.MedianMs - target) <= Math.Max(Math.Abs(lo - target), Math.Abs(hi - target)) * 1.25,
+            $"picked width {r.Width} at {r.Latency.MedianMs} ms for target {target} ms ({lo}..{hi})");
+    }
+
+    [Fact]
+    public void TargetOutsideTheReachableRangeNamesTheRange()
+    {
+        var t = LatencyTargets.Parse("ort-cpu");
+        var e = Assert.Throws<TailorException>(() => WidthFit.Fit(t, Mbv2, 1e-4, 0.2, 0.3, Quick));
+        Assert.Contains("--latency-ms", e.Message);
+        Assert.Contains("reaches", e.Message);
+        Assert.Contains("width 0.20", e.Message);
+        Assert.Throws<TailorException>(() => WidthFit.Fit(t, Mbv2, -1, 0.2, 0.3, Quick));
+    }
+}
