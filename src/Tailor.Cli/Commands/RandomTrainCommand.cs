@@ -157,7 +157,7 @@ public static class RandomTrainCommand
                 int done = run.Context.Queries;
                 if (done > 0) report(done * stepsPerCandidate, $"{done}/{nBudget} done (resumed)");
                 evaluator.StepEnd = p => report(done * stepsPerCandidate + p.Step,
-                    $"candidate {done + 1}/{nBudget}  loss {p.RunningLoss:F3}" + (run.Context.Best() is { } b ? $"  best val {100 * b.Metrics.Valid:F1}%" : ""));
+                    $"candidate {done + 1}/{nBudget}  loss {p.RunningLoss:F3}" + (TrainedEvaluator.Winner(run.Context) is { } b ? $"  best val {100 * b.Metrics.Valid:F1}%" : ""));
                 while (!run.Done && ComputeLeft())
                 {
                     proc.Refresh();
@@ -170,7 +170,7 @@ public static class RandomTrainCommand
                     done = run.Context.Queries;
                     SaveState(statePath, run, fingerprint, searchSeconds, searchCpu);
                     WriteCandidates(Path.Combine(outDir, CandidatesFile), run, lspace);
-                    report(done * stepsPerCandidate, $"{done}/{nBudget} done  best val {100 * run.Context.Best()!.Metrics.Valid:F1}%");
+                    report(done * stepsPerCandidate, $"{done}/{nBudget} done  best val {100 * TrainedEvaluator.Winner(run.Context)!.Metrics.Valid:F1}%");
                     AfterCandidate?.Invoke(done);
                 }
                 return 0;
@@ -178,7 +178,7 @@ public static class RandomTrainCommand
             if (!run.Done && !ComputeLeft()) stoppedBy = "budget-seconds";
             else if (run.Context.Queries < nBudget) stoppedBy = "band exhausted";
             WriteCandidates(Path.Combine(outDir, CandidatesFile), run, lspace);
-            var best = run.Context.Best() ?? throw new TailorException("random search: no candidate was evaluated (--budget-seconds already spent)");
+            var best = TrainedEvaluator.Winner(run.Context) ?? throw new TailorException("random search: no candidate was evaluated (--budget-seconds already spent)");
             var arch = sp.Build(best.Arch, $"{spaceName}-random-seed{seedV}");
             ArchJson.Save(arch, Path.Combine(outDir, "arch.json"));
             var names = lspace.Names(best.Arch);
@@ -189,7 +189,7 @@ public static class RandomTrainCommand
             var cands = new JsonArray(run.Context.History.Select(e => (JsonNode)new JsonObject
             {
                 ["index"] = e.Index, ["key"] = e.Key, ["arch"] = string.Join(" ", lspace.Names(e.Arch)), ["lut_ms"] = e.Metrics.Latency,
-                ["val_acc"] = e.Metrics.Valid, ["seconds"] = e.Metrics.Cost, ["cpu_seconds"] = e.Metrics.Get(TrainedEvaluator.CpuSecondsName),
+                ["val_acc"] = e.Metrics.Valid, ["val_loss"] = SearchRun<int[]>.Num(e.Metrics.Get(TrainedEvaluator.ValLossName)), ["seconds"] = e.Metrics.Cost, ["cpu_seconds"] = e.Metrics.Get(TrainedEvaluator.CpuSecondsName),
             }).ToArray());
             var summary = new JsonObject
             {
@@ -285,10 +285,10 @@ public static class RandomTrainCommand
 
     static void WriteCandidates(string path, SearchRun<int[]> run, LayeredSearchSpace space)
     {
-        var sb = new StringBuilder("index,key,names,lut_ms,val_acc,seconds,cpu_seconds\n");
+        var sb = new StringBuilder("index,key,names,lut_ms,val_acc,seconds,cpu_seconds,val_loss\n");
         string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         foreach (var e in run.Context.History)
-            sb.Append(CultureInfo.InvariantCulture, $"{e.Index},{e.Key},{string.Join(" ", space.Names(e.Arch))},{F(e.Metrics.Latency)},{F(e.Metrics.Valid)},{F(e.Metrics.Cost)},{F(e.Metrics.Get(TrainedEvaluator.CpuSecondsName))}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{e.Index},{e.Key},{string.Join(" ", space.Names(e.Arch))},{F(e.Metrics.Latency)},{F(e.Metrics.Valid)},{F(e.Metrics.Cost)},{F(e.Metrics.Get(TrainedEvaluator.CpuSecondsName))},{F(e.Metrics.Get(TrainedEvaluator.ValLossName))}\n");
         AtomicFile.WriteAllText(path, sb.ToString());
     }
 }

@@ -124,13 +124,14 @@ public class RandomTrainTests
         Assert.Equal("fashion-mnist", (string?)s["data"]);
         Assert.Equal(JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))!.ToJsonString(), s.ToJsonString());
         var csv = File.ReadAllLines(Path.Combine(dir, RandomTrainCommand.CandidatesFile));
-        Assert.Equal("index,key,names,lut_ms,val_acc,seconds,cpu_seconds", csv[0]);
+        Assert.Equal("index,key,names,lut_ms,val_acc,seconds,cpu_seconds,val_loss", csv[0]);
         Assert.Equal(3, csv.Length);
-        // the winner is the best candidate by validation accuracy (the first on ties)
+        // the winner is the best candidate by validation accuracy, ties broken by the lower validation loss
+        static double D(string v) => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture);
         var rows = csv.Skip(1).Select(l => l.Split(',')).ToList();
-        double bestVal = rows.Max(r => double.Parse(r[4], System.Globalization.CultureInfo.InvariantCulture));
-        var winner = rows.First(r => double.Parse(r[4], System.Globalization.CultureInfo.InvariantCulture) == bestVal);
+        var winner = rows.OrderByDescending(r => D(r[4])).ThenBy(r => D(r[7])).First();
         Assert.Equal(winner[2], (string?)s["arch"]);
+        Assert.All(rows, r => Assert.True(double.IsFinite(D(r[7])) && D(r[7]) > 0, "val_loss"));
         foreach (var f in new[] { "arch.json", "model.onnx", Path.Combine("train", "weights.bin"), RandomTrainCommand.StateFile })
             Assert.True(File.Exists(Path.Combine(dir, f)), f);
         Assert.False(Directory.Exists(Path.Combine(dir, TrainedEvaluator.ScratchFolder)));
@@ -198,7 +199,7 @@ public class RandomTrainTests
         var resumed = File.ReadAllLines(Path.Combine(b, RandomTrainCommand.CandidatesFile));
         Assert.Equal(4, resumed.Length);
         Assert.Equal(partial[1], resumed[1]); // the finished candidate was not trained again (same seconds)
-        static string Result(string row) => string.Join(",", row.Split(',')[..5]); // index, key, names, lut_ms, val_acc
+        static string Result(string row) { var c = row.Split(','); return string.Join(",", c[..5].Append(c[7])); } // index, key, names, lut_ms, val_acc, val_loss
         Assert.Equal(full.Select(Result), resumed.Select(Result));
         Assert.Equal(File.ReadAllText(Path.Combine(a, "arch.json")), File.ReadAllText(Path.Combine(b, "arch.json")));
         var sa = JsonNode.Parse(File.ReadAllText(Path.Combine(a, "summary.json")))!;
@@ -208,6 +209,20 @@ public class RandomTrainTests
         // resuming with other settings is refused
         var (cx, _, ex) = CliInProcess.Run(Args(b, 3, 0, "--resume", "--seed", "5"));
         CliInProcess.AssertOneErrorLine(cx, ex, "seed");
+    }
+
+    [SkippableFact]
+    public void BudgetSecondsStopsStartingCandidates()
+    {
+        Skip.If(Fmnist == null, $"Fashion-MNIST not found at {Datasets.FashionMnistSystemDir} (apt install dataset-fashion-mnist)");
+        string dir = Tmp();
+        var (code, stdout, err) = CliInProcess.Run(Args(dir, 5, 0, "--budget-seconds", "0.001", "--json"));
+        Assert.True(code == 0, err);
+        var s = JsonNode.Parse(stdout)!;
+        Assert.Equal(1, (int)s["evaluated"]!); // the first candidate spends the compute budget; no second one starts
+        Assert.Equal("budget-seconds", (string?)s["stopped_by"]);
+        Assert.True((double)s["search_compute_seconds"]! >= 0.001);
+        Assert.Equal((double)s["search_cpu_seconds"]!, (double)s["search_compute_seconds"]!, 9); // one thread
     }
 
     [SkippableFact]

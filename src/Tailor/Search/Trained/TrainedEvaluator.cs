@@ -44,7 +44,7 @@ public sealed record TrainedEvalOptions
 /// </summary>
 public sealed class TrainedEvaluator : IEvaluator<int[]>
 {
-    public const string CpuSecondsName = "cpu_seconds", ComputeSecondsName = "compute_seconds";
+    public const string CpuSecondsName = "cpu_seconds", ComputeSecondsName = "compute_seconds", ValLossName = "val_loss";
     public const string ScratchFolder = "candidate-scratch";
 
     public LayeredSearchSpace Space { get; }
@@ -60,7 +60,18 @@ public sealed class TrainedEvaluator : IEvaluator<int[]>
         Space = space; Options = options; WorkDir = workDir;
     }
 
-    public IReadOnlyCollection<string> MetricNames { get; } = new[] { Metrics.ValidName, Metrics.LatencyName, Metrics.CostName, CpuSecondsName, ComputeSecondsName };
+    public IReadOnlyCollection<string> MetricNames { get; } = new[] { Metrics.ValidName, Metrics.LatencyName, Metrics.CostName, CpuSecondsName, ComputeSecondsName, ValLossName };
+
+    /// <summary>
+    /// The search's pick: feasible first, then the highest validation accuracy, then (accuracy ties are
+    /// common on small validation splits) the lowest validation loss, then the earliest candidate.
+    /// </summary>
+    public static Evaluated<int[]>? Winner(SearchContext<int[]> ctx) =>
+        ctx.History.OrderBy(e => ctx.Problem.Violation(e.Metrics))
+            .ThenByDescending(e => double.IsNaN(e.Metrics.Valid) ? double.NegativeInfinity : e.Metrics.Valid)
+            .ThenBy(e => e.Metrics.Get(ValLossName) is var l && double.IsNaN(l) ? double.PositiveInfinity : l)
+            .ThenBy(e => e.Index)
+            .FirstOrDefault();
 
     public Architecture Build(int[] a) => Space.Space.Build(a, $"{Space.Space.Name}:{Space.Key(a)}");
 
@@ -76,11 +87,14 @@ public sealed class TrainedEvaluator : IEvaluator<int[]>
         var cpu0 = proc.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         RunSummary s;
+        double valLoss;
         using (var run = TrainingRun.Prepare(cfg, dir))
         {
             run.EvaluateTest = false;
             run.StepEnd = StepEnd;
             s = run.Run();
+            // validation loss of the (first) epoch with the best validation accuracy: the tie-break of Winner
+            valLoss = run.Trainer!.State.History.Where(m => m.ValAcc == s.BestValAcc).Select(m => m.ValLoss ?? double.NaN).FirstOrDefault(double.NaN);
         }
         sw.Stop();
         proc.Refresh();
@@ -91,7 +105,7 @@ public sealed class TrainedEvaluator : IEvaluator<int[]>
         return new Metrics
         {
             Valid = acc, Latency = Space.Latency(a), Cost = sw.Elapsed.TotalSeconds,
-            Extra = new Dictionary<string, double> { [CpuSecondsName] = cpu, [ComputeSecondsName] = cpu / Options.Threads },
+            Extra = new Dictionary<string, double> { [CpuSecondsName] = cpu, [ComputeSecondsName] = cpu / Options.Threads, [ValLossName] = valLoss },
         };
     }
 }
