@@ -12,7 +12,7 @@ public static class Program
             "Finds the most accurate ConvNet that meets a latency budget on a device, trains it and exports it to ONNX.");
         root.Subcommands.Add(ArchCommands.Zoo());
         root.Subcommands.Add(ArchCommands.Arch());
-        root.Subcommands.Add(SearchCommands.Search(CellSearchCommands.Commands().Append(SinglePathCommand.Create()).Append(DonnaCommands.SearchDonna()).ToArray()));
+        root.Subcommands.Add(SearchCommands.Search(CellSearchCommands.Commands().Append(SinglePathCommand.Create()).Append(RandomTrainCommand.Create()).Append(DonnaCommands.SearchDonna()).ToArray()));
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(HardwareCommands.Export());
         root.Subcommands.Add(HardwareCommands.Latency());

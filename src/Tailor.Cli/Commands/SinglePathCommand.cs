@@ -142,36 +142,10 @@ public static class SinglePathCommand
             SearchPlots.Progress(csv, Path.Combine(outDir, "search.png"), cfg.TargetMs);
             SearchPlots.Decisions(csv, Path.Combine(outDir, "decisions.png"), sp.Choices(1).Select(ch => ch.Name).ToList());
 
-            // 4. final training from scratch (the same code as `tailor train`)
-            RunSummary? trained = null;
-            ConvNet? model = null;
+            // 4-5. final training from scratch, ONNX export, measurement (shared with random-train)
             int te = r.GetValue(trainEpochs);
-            string trainDir = Path.Combine(outDir, "train");
-            TrainingRun? run = null;
-            try
+            var (trained, measured, an) = FinalStage.Run(console, outDir, res.Arch, dataSpec, r.GetValue(subset), nThreads, te, cfg.BatchSize, cfg.Seed, resuming, tgt, measure);
             {
-                if (te > 0)
-                {
-                    bool trainResume = resuming && File.Exists(Path.Combine(trainDir, TrainingRun.CheckpointFile));
-                    run = trainResume ? TrainingRun.PrepareResume(trainDir) : TrainingRun.Prepare(new RunConfig
-                    {
-                        Arch = Path.Combine(outDir, "arch.json"), Data = dataSpec, Subset = r.GetValue(subset), ValSplit = "0.1", Threads = nThreads,
-                        Train = new TrainConfig { Epochs = te, BatchSize = cfg.BatchSize, Optimizer = "sgd", Lr = 0.05 * cfg.BatchSize / 128.0, Schedule = "cosine", Seed = cfg.Seed },
-                    }, trainDir);
-                    if (!(trainResume && run.ResumeHeader?.Epoch >= te))
-                        trained = TrainCommand.Train(run, console, CancellationToken.None);
-                    else trained = run.Run(CancellationToken.None);
-                    model = run.Trainer!.Model as ConvNet;
-                }
-                // 5. ONNX export of the trained network, measured on the target
-                model ??= new ConvNet(res.Arch);
-                model.eval();
-                string onnxPath = Path.Combine(outDir, "model.onnx");
-                var proto = OnnxExport.FromConvNet(model);
-                AtomicFile.WriteAllBytes(onnxPath, proto.ToByteArray());
-                console.MarkupLine($"[bold]measuring[/] the decoded network on {Cli.Escape(tgt.Spec)}...");
-                var measured = ArchLatencies.Measure(tgt, res.Arch, 1, measure);
-                var an = ArchAnalysis.Analyze(res.Arch);
                 var summary = new JsonObject
                 {
                     ["arch"] = string.Join(" ", res.Names),
@@ -209,7 +183,6 @@ public static class SinglePathCommand
                 console.Write(t);
                 return 0;
             }
-            finally { run?.Dispose(); }
         }));
         return c;
     }
@@ -227,7 +200,7 @@ public static class SinglePathCommand
         { throw new TailorException($"--out {outDir}: not writable ({e.Message.Split('\n')[0].Trim()})"); }
     }
 
-    static T WithProgress<T>(IAnsiConsole console, string what, long total, Func<Action<long, string>, T> body)
+    internal static T WithProgress<T>(IAnsiConsole console, string what, long total, Func<Action<long, string>, T> body)
     {
         if (!console.Profile.Capabilities.Interactive)
         {

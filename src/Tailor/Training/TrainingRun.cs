@@ -103,6 +103,8 @@ public sealed class TrainingRun : IDisposable
     public Action<string>? Phase { get; set; }
     /// <summary>Called once the trainer exists (before the first epoch): add loss terms and hooks here.</summary>
     public Action<Trainer>? Configure { get; set; }
+    /// <summary>Evaluate on the test split at the end (default). Searches that train many candidates turn it off: they must not look at the test split, and it costs time.</summary>
+    public bool EvaluateTest { get; set; } = true;
 
     ConvNet? _model;
     Trainer? _trainer;
@@ -289,7 +291,7 @@ public sealed class TrainingRun : IDisposable
         }, ct);
 
         EvalResult? test = null;
-        if (Source.Test != null)
+        if (Source.Test != null && EvaluateTest)
         {
             Phase?.Invoke($"evaluating on the test split ({Source.Test.Count} images)");
             using var testLoader = new DataLoader(Source.Test, Math.Max(tc.BatchSize, 256), Normalization);
