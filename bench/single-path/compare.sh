@@ -42,8 +42,8 @@ print(f"{lo + f * (hi - lo):.4f}")
 PY
 )
     echo "== $d: target $t ms (fraction $f)"
-    for arm in $arms; do
-      for s in $seeds; do
+    for s in $seeds; do
+      for arm in $arms; do
         key="$arm-$d-$f-s$s"; out="$exp/$key"; json="$res/$key.json"
         [ -f "$json" ] && continue
         echo "-- $key  $(date +%T)"
@@ -55,7 +55,7 @@ PY
           random)
             sp="$res/spnas-$d-$f-s$s.json"
             [ -f "$sp" ] || { echo "   (no $sp yet: skipped)"; continue; }
-            budget=$(python3 -c "import json;s=json.load(open('$sp'));print(round(s.get('search_cpu_seconds', s['search_seconds']*$threads)/$threads,1))")
+            budget=$(python3 -c "import json;s=json.load(open('$sp'));print(round((s.get('search_cpu_seconds') or s['search_seconds']*$threads)/$threads,1))")
             rm -rf "$out"
             ./tailor search random-train --space "$space" --data "$data" --target ort-cpu --lut "$lut" --latency-ms "$t" \
               --budget 200 --budget-seconds "$budget" --eval-epochs 1 --train-epochs "$te" "${sub[@]}" --seed "$s" --threads "$threads" --out "$out" --json > "$json.tmp" ;;

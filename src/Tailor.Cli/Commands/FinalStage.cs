@@ -48,7 +48,12 @@ public static class FinalStage
             var proto = OnnxExport.FromConvNet(model);
             AtomicFile.WriteAllBytes(onnxPath, proto.ToByteArray());
             console.MarkupLine($"[bold]measuring[/] the decoded network on {Cli.Escape(target.Spec)}...");
-            var measured = ArchLatencies.Measure(target, arch, 1, measure);
+            // a busy machine at the very end must not throw away the search and the training: the median is
+            // kept and flagged (measured_settled: false) with a hint, instead of failing the whole run
+            var measured = ArchLatencies.Measure(target, arch, 1, measure, throwUnsettled: false);
+            if (!measured.Settled)
+                console.MarkupLine($"[yellow]warning:[/] the latency spread never settled (round-median CV {100 * measured.RoundsCv:F1}%, error {100 * measured.Error:F2}%): " +
+                                   $"the machine is busy; re-measure later with: tailor latency measure --arch {Cli.Escape(Path.Combine(outDir, "arch.json"))} --target {Cli.Escape(target.Spec)}");
             return new FinalStageResult(trained, measured, ArchAnalysis.Analyze(arch));
         }
         finally { run?.Dispose(); }

@@ -200,6 +200,7 @@ public static class RandomTrainCommand
                 ["predicted_ms"] = predicted,
                 ["measured_ms"] = measured.MedianMs,
                 ["measured_iqr_ms"] = measured.IqrMs,
+                    ["measured_settled"] = measured.Settled,
                 ["lut_error"] = predicted / targetMs!.Value - 1,
                 ["measured_error"] = measured.MedianMs / targetMs.Value - 1,
                 ["test_acc"] = trained?.TestAcc,

@@ -154,6 +154,7 @@ public static class SinglePathCommand
                     ["predicted_ms"] = res.PredictedMs,
                     ["measured_ms"] = measured.MedianMs,
                     ["measured_iqr_ms"] = measured.IqrMs,
+                    ["measured_settled"] = measured.Settled,
                     ["lut_error"] = cfg.TargetMs is double t1 ? res.PredictedMs / t1 - 1 : null,
                     ["measured_error"] = cfg.TargetMs is double t2 ? measured.MedianMs / t2 - 1 : null,
                     ["test_acc"] = trained?.TestAcc,
@@ -161,6 +162,8 @@ public static class SinglePathCommand
                     ["params"] = an.Params,
                     ["macs"] = an.Macs,
                     ["search_seconds"] = res.Seconds,
+                    ["search_cpu_seconds"] = double.IsFinite(res.CpuSeconds) ? res.CpuSeconds : null,
+                    ["search_compute_seconds"] = double.IsFinite(res.CpuSeconds) ? res.CpuSeconds / nThreads : null,
                     ["train_seconds"] = trained?.TrainSeconds,
                     ["search_steps"] = res.Steps,
                     ["projection_flips"] = new JsonArray(res.Flips.Select(f => (JsonNode)new JsonObject { ["layer"] = f.Layer, ["from"] = f.From, ["to"] = f.To, ["margin"] = f.Margin, ["ms"] = f.Ms }).ToArray()),
@@ -227,7 +230,7 @@ public static class SinglePathCommand
         var o = new JsonObject
         {
             ["choices"] = new JsonArray(r.Choices.Select(c => (JsonNode)c).ToArray()),
-            ["predicted_ms"] = r.PredictedMs, ["lambda"] = r.Lambda, ["seconds"] = r.Seconds, ["steps"] = r.Steps, ["final_ce"] = r.FinalCe,
+            ["predicted_ms"] = r.PredictedMs, ["lambda"] = r.Lambda, ["seconds"] = r.Seconds, ["cpu_seconds"] = double.IsFinite(r.CpuSeconds) ? r.CpuSeconds : null, ["steps"] = r.Steps, ["final_ce"] = r.FinalCe,
             ["flips"] = new JsonArray(r.Flips.Select(f => (JsonNode)new JsonObject { ["layer"] = f.Layer, ["from"] = f.From, ["to"] = f.To, ["margin"] = f.Margin, ["ms"] = f.Ms }).ToArray()),
         };
         AtomicFile.WriteAllText(path, o.ToJsonString(Cli.JsonOptions) + "\n");
@@ -241,7 +244,8 @@ public static class SinglePathCommand
             var choices = o["choices"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray();
             var flips = o["flips"]!.AsArray().Select(n => new LatencyProjection.Flip(n!["layer"]!.GetValue<int>(), n["from"]!.GetValue<string>(), n["to"]!.GetValue<string>(), n["margin"]!.GetValue<double>(), n["ms"]!.GetValue<double>())).ToList();
             return new SinglePathResult(sp.Build(choices), choices, choices.Select((c, l) => sp.Choices(l)[c].Name).ToArray(), o["predicted_ms"]!.GetValue<double>(),
-                o["lambda"]!.GetValue<double>(), flips, o["seconds"]!.GetValue<double>(), o["steps"]!.GetValue<long>(), o["final_ce"]!.GetValue<double>());
+                o["lambda"]!.GetValue<double>(), flips, o["seconds"]!.GetValue<double>(), o["steps"]!.GetValue<long>(), o["final_ce"]!.GetValue<double>())
+                { CpuSeconds = (double?)o["cpu_seconds"] ?? double.NaN };
         }
         catch (Exception e) when (e is not TailorException)
         { throw new TailorException($"{path}: corrupt search result ({e.Message.Split('\n')[0]}); delete it to redo the search from its checkpoint"); }

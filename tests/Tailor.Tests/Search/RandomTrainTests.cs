@@ -173,6 +173,12 @@ public class RandomTrainTests
                      "params", "macs", "search_seconds", "train_seconds", "search_steps", "projection_flips", "space", "data", "target", "seed", "config", "versions", "machine" })
             Assert.True(s.ContainsKey(k), k);
         Assert.InRange((double)s["test_acc"]!, 0, 1);
+        // the compute random-train's --budget-seconds is matched to: process CPU time of the search phase
+        // (no upper bound here: tests of other collections run in this process at the same time)
+        double cpu = (double)s["search_cpu_seconds"]!;
+        Assert.True(cpu > 0, $"search_cpu_seconds {cpu}");
+        Assert.Equal(cpu, (double)s["search_compute_seconds"]!, 6);
+        Assert.True((bool)s["measured_settled"]!);
         foreach (var f in new[] { "arch.json", "model.onnx", "search.csv", Path.Combine("train", "weights.bin") })
             Assert.True(File.Exists(Path.Combine(dir, f)), f);
         AssertFinalRecipe(dir, batch: 64, epochs: 1, seed: 0, subset: 600);

@@ -23,6 +23,8 @@ public sealed record ArchLatency
     [JsonPropertyName("clock")] public string Clock { get; init; } = "";
     [JsonPropertyName("wall_median_ms")] public double WallMedianMs { get; init; }
     [JsonPropertyName("preempted")] public double Preempted { get; init; }
+    /// <summary>False when the spread never settled (only with throwUnsettled: false): the median is then less certain than asked.</summary>
+    [JsonPropertyName("settled")] public bool Settled { get; init; } = true;
     [JsonPropertyName("arch")] public string Arch { get; init; } = "";
     [JsonPropertyName("arch_hash")] public string ArchHash { get; init; } = "";
     [JsonPropertyName("input")] public string Input { get; init; } = "";
@@ -45,17 +47,17 @@ public static class ArchLatencies
         return Convert.ToHexString(h, 0, 8).ToLowerInvariant();
     }
 
-    public static ArchLatency Measure(ILatencyTarget target, Architecture arch, int batch = 1, MeasureOptions? o = null, int seed = 0) =>
-        MeasureMany(target, new[] { arch }, batch, o, seed)[0];
+    public static ArchLatency Measure(ILatencyTarget target, Architecture arch, int batch = 1, MeasureOptions? o = null, int seed = 0, bool throwUnsettled = true) =>
+        MeasureMany(target, new[] { arch }, batch, o, seed, throwUnsettled)[0];
 
     /// <summary>Several architectures, interleaved round by round (see <see cref="LatencyMeter.MeasureMany"/>).</summary>
-    public static ArchLatency[] MeasureMany(ILatencyTarget target, IReadOnlyList<Architecture> archs, int batch = 1, MeasureOptions? o = null, int seed = 0)
+    public static ArchLatency[] MeasureMany(ILatencyTarget target, IReadOnlyList<Architecture> archs, int batch = 1, MeasureOptions? o = null, int seed = 0, bool throwUnsettled = true)
     {
         var models = new List<ILatencyModel>();
         try
         {
             foreach (var a in archs) models.Add(target.Prepare(a, batch, seed));
-            var r = LatencyMeter.MeasureMany(models, o, archs.Select(a => a.Name).ToList());
+            var r = LatencyMeter.MeasureMany(models, o, archs.Select(a => a.Name).ToList(), throwUnsettled: throwUnsettled);
             return archs.Select((a, i) => Record(target, a, batch, r[i])).ToArray();
         }
         finally { foreach (var m in models) m.Dispose(); }
@@ -64,7 +66,7 @@ public static class ArchLatencies
     public static ArchLatency Record(ILatencyTarget target, Architecture arch, int batch, LatencyResult r) => new()
     {
         MedianMs = r.MedianMs, IqrMs = r.IqrMs, Runs = r.Runs, Cv = r.Cv, RoundsCv = r.RoundsCv, Error = r.Error, Rounds = r.Rounds,
-        RunsPerRound = r.RunsPerRound, Warmup = r.Warmup, MinMs = r.MinMs, Clock = r.Clock, WallMedianMs = r.WallMedianMs, Preempted = r.Preempted,
+        RunsPerRound = r.RunsPerRound, Warmup = r.Warmup, MinMs = r.MinMs, Clock = r.Clock, WallMedianMs = r.WallMedianMs, Preempted = r.Preempted, Settled = r.Settled,
         Arch = arch.Name, ArchHash = Hash(arch), Input = arch.Input.ToString(), Batch = batch,
         Target = target.Spec, Runtime = target.Runtime, Threads = target.Threads, Machine = MachineInfo.Current.ToString(),
         LoadAvg = MachineInfo.LoadAverage(), Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),

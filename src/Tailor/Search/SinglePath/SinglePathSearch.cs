@@ -47,7 +47,11 @@ public sealed record SinglePathConfig
 }
 
 public sealed record SinglePathResult(Architecture Arch, int[] Choices, string[] Names, double PredictedMs, double Lambda,
-    IReadOnlyList<LatencyProjection.Flip> Flips, double Seconds, long Steps, double FinalCe);
+    IReadOnlyList<LatencyProjection.Flip> Flips, double Seconds, long Steps, double FinalCe)
+{
+    /// <summary>Process CPU time of the search (all threads), s: the compute a baseline gets (random-train --budget-seconds uses CPU / threads).</summary>
+    public double CpuSeconds { get; init; } = double.NaN;
+}
 
 /// <summary>
 /// Single-Path NAS search (methods.md §1): weights and thresholds trained jointly on the training
@@ -83,6 +87,9 @@ public sealed class SinglePathSearch
     {
         Directory.CreateDirectory(outDir);
         var sw = Stopwatch.StartNew();
+        var proc = Process.GetCurrentProcess();
+        var cpu0 = proc.TotalProcessorTime;
+        double Cpu() { proc.Refresh(); return (proc.TotalProcessorTime - cpu0).TotalSeconds; }
         long stepsPerEpoch = train.BatchCount;
         long total = stepsPerEpoch * Config.Epochs;
         long phase1 = (long)Math.Round(total * Config.Phase1);
@@ -97,7 +104,7 @@ public sealed class SinglePathSearch
         var controller = Config.TargetMs is double target ? new LatencyController(target, Config.ControllerEta) : null;
         var rows = new List<string>();
         var state = new TrainState();
-        double priorSeconds = 0;
+        double priorSeconds = 0, priorCpu = 0;
         string ckpt = Path.Combine(outDir, CheckpointFile);
         if (resume && File.Exists(ckpt))
         {
@@ -105,6 +112,7 @@ public sealed class SinglePathSearch
             var meta = header.Meta ?? throw new TailorException($"{ckpt}: not a Single-Path NAS search checkpoint (no search metadata)");
             if (controller != null) controller.Lambda = meta["lambda"]!.GetValue<double>();
             priorSeconds = meta["seconds"]!.GetValue<double>();
+            priorCpu = (double?)meta["cpu_seconds"] ?? 0; // checkpoints from before CPU time was recorded
             string csvPath = Path.Combine(outDir, CsvFile);
             if (File.Exists(csvPath)) rows.AddRange(File.ReadAllLines(csvPath).Skip(1).Take((int)state.Step));
             if (rows.Count != state.Step) throw new TailorException($"{csvPath}: has {rows.Count} steps but the checkpoint is at step {state.Step}; remove the output folder to start over");
@@ -153,7 +161,7 @@ public sealed class SinglePathSearch
             state.Epoch = epoch + 1;
             // per-epoch checkpoint: CSV first (a checkpoint never points past its CSV), then the checkpoint
             AtomicFile.WriteAllText(Path.Combine(outDir, CsvFile), header0 + "\n" + string.Join("\n", rows) + "\n");
-            var meta = new JsonObject { ["lambda"] = controller?.Lambda ?? Config.Lambda, ["seconds"] = priorSeconds + sw.Elapsed.TotalSeconds, ["kind"] = "single-path-search" };
+            var meta = new JsonObject { ["lambda"] = controller?.Lambda ?? Config.Lambda, ["seconds"] = priorSeconds + sw.Elapsed.TotalSeconds, ["cpu_seconds"] = priorCpu + Cpu(), ["kind"] = "single-path-search" };
             Checkpoint.Save(ckpt, net, opt, state, meta);
         }
         // decode and, with a target, project onto the latency band
@@ -164,7 +172,7 @@ public sealed class SinglePathSearch
             (finalChoice, flips) = LatencyProjection.Project(finalChoice, Table, tgt, Config.Tolerance, (l, cur) => Neighbours(net, l, cur));
         var arch = Space.Build(finalChoice, $"{Space.Name}-spnas-seed{Config.Seed}");
         return new SinglePathResult(arch, finalChoice, finalChoice.Select((c, l) => Space.Choices(l)[c].Name).ToArray(), Table.Predict(finalChoice),
-            controller?.Lambda ?? Config.Lambda, flips, priorSeconds + sw.Elapsed.TotalSeconds, state.Step, lastCe);
+            controller?.Lambda ?? Config.Lambda, flips, priorSeconds + sw.Elapsed.TotalSeconds, state.Step, lastCe) { CpuSeconds = priorCpu + Cpu() };
     }
 
     OptimizerHelper MakeOptimizer(IEnumerable<TorchSharp.Modules.Parameter> ps, double lr) => Config.Optimizer switch
