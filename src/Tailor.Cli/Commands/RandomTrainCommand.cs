@@ -43,6 +43,7 @@ public static class RandomTrainCommand
         var budget = new Option<int>("--budget") { Description = "Most candidates to train (exactly reproducible)", DefaultValueFactory = _ => 20 };
         var budgetSeconds = new Option<double?>("--budget-seconds") { Description = "Also stop starting candidates once the search has used this much compute: process CPU seconds / torch threads (the count then depends on the machine's speed)" };
         var evalEpochs = new Option<int>("--eval-epochs") { Description = "Epochs of each candidate's short training", DefaultValueFactory = _ => 1 };
+        var bnRecal = new Option<int>("--bn-recalibrate") { Description = "Before a candidate's validation, recompute its BatchNorm statistics over this many training batches (0: off; short trainings need it)", DefaultValueFactory = _ => TrainedEvalOptions.DefaultBnRecalibration };
         var trainEpochs = new Option<int>("--train-epochs") { Description = "Epochs of the winner's final training from scratch (0 = search only)", DefaultValueFactory = _ => 3 };
         var batch = new Option<int>("--batch") { Description = "Batch size (candidates and final training)", DefaultValueFactory = _ => 128 };
         var subset = new Option<int?>("--subset") { Description = "Use only this many training images (stratified; candidates and final training)" };
@@ -63,7 +64,7 @@ public static class RandomTrainCommand
             "(then ONNX export and measurement). Writes candidates.csv, arch.json, lut.json, train/, model.onnx and summary.json into --out.\n" +
             "Example: tailor search random-train --space spnas-fmnist --target ort-cpu --latency-fraction 0.5 --budget 20 --out runs/random")
         {
-            space, data, target, latency, fraction, band, budget, budgetSeconds, evalEpochs, trainEpochs, batch, subset, seed, threads, output, resume, lutPath,
+            space, data, target, latency, fraction, band, budget, budgetSeconds, evalEpochs, bnRecal, trainEpochs, batch, subset, seed, threads, output, resume, lutPath,
             width, layers, kernels, expansions, maxError, json,
         };
         c.SetAction(r => Cli.Run(() =>
@@ -132,13 +133,13 @@ public static class RandomTrainCommand
             var (trainSet, valSet) = Splits.TrainVal(full, ValSplit.Parse("0.1"), seedV);
             long stepsPerCandidate = (long)(trainSet.Count / bsz) * ee;
             if (stepsPerCandidate == 0) throw new TailorException($"--batch {bsz}: larger than the {trainSet.Count} training images of the split; lower --batch or raise --subset");
-            var evaluator = new TrainedEvaluator(lspace, new TrainedEvalOptions { Data = dataSpec, Subset = subsetV, Epochs = ee, BatchSize = bsz, Seed = seedV, Threads = nThreads }, outDir);
+            var evaluator = new TrainedEvaluator(lspace, new TrainedEvalOptions { Data = dataSpec, Subset = subsetV, Epochs = ee, BatchSize = bsz, Seed = seedV, Threads = nThreads, BnRecalibration = r.GetValue(bnRecal) }, outDir);
             var problem = new SearchProblem(new[] { Objective.Max(Metrics.ValidName) }, new[] { new Constraint(Metrics.LatencyName, lspace.Hi) });
             var run = new SearchRun<int[]>(lspace, evaluator, problem, new RandomSearch<int[]>((ulong)seedV), new Budget(nBudget));
             var fingerprint = new JsonObject
             {
                 ["space"] = spaceName, ["space_config"] = JsonSerializer.SerializeToNode(sp.Config), ["data"] = dataSpec, ["subset"] = subsetV,
-                ["seed"] = seedV, ["batch"] = bsz, ["eval_epochs"] = ee, ["target"] = tgt.Spec, ["target_ms"] = targetMs, ["band"] = bandV,
+                ["seed"] = seedV, ["batch"] = bsz, ["eval_epochs"] = ee, ["bn_recalibrate"] = r.GetValue(bnRecal), ["target"] = tgt.Spec, ["target_ms"] = targetMs, ["band"] = bandV,
             };
             string statePath = Path.Combine(outDir, StateFile);
             double searchSeconds = 0, searchCpu = 0;
@@ -221,7 +222,7 @@ public static class RandomTrainCommand
                 ["data"] = dataSpec, ["target"] = tgt.Spec, ["runtime"] = tgt.Runtime, ["threads"] = nThreads, ["seed"] = seedV,
                 ["config"] = new JsonObject
                 {
-                    ["band"] = bandV, ["budget"] = nBudget, ["budget_seconds"] = budgetS, ["eval_epochs"] = ee, ["train_epochs"] = te, ["batch_size"] = bsz,
+                    ["band"] = bandV, ["budget"] = nBudget, ["budget_seconds"] = budgetS, ["eval_epochs"] = ee, ["bn_recalibrate"] = r.GetValue(bnRecal), ["train_epochs"] = te, ["batch_size"] = bsz,
                     ["subset"] = subsetV, ["seed"] = seedV, ["target_ms"] = targetMs, ["optimizer"] = "sgd", ["lr"] = 0.05 * bsz / 128.0, ["schedule"] = "cosine", ["val_split"] = "0.1",
                     ["strategy"] = "random", ["lut"] = lutFile,
                 },

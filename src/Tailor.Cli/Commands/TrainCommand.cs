@@ -37,6 +37,7 @@ public static class TrainCommand
         var warmup = new Option<double>("--warmup-epochs") { Description = "Linear warmup from 0 over this many epochs (fractions allowed)", DefaultValueFactory = _ => tc.WarmupEpochs };
         var stepEpochs = new Option<double?>("--step-epochs") { Description = "Step schedule: epochs between decays (default: a third of --epochs)" };
         var gamma = new Option<double>("--gamma") { Description = "Step schedule: decay factor", DefaultValueFactory = _ => tc.Gamma };
+        var bnRecal = new Option<int>("--bn-recalibrate") { Description = "Before each validation, recompute BatchNorm statistics over this many training batches (0: off; helps very short trainings)", DefaultValueFactory = _ => tc.BnRecalibrationBatches };
         var seed = new Option<long>("--seed") { Description = "Seed of weights, split, data order, augmentation and dropout: same seed, same result", DefaultValueFactory = _ => tc.Seed };
         var threads = new Option<int>("--threads") { Description = "libtorch threads (default: one per core)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var device = new Option<string>("--device") { Description = "cpu or cuda (cuda needs a CUDA TorchSharp package referenced instead of TorchSharp-cpu)", DefaultValueFactory = _ => dc.Device };
@@ -48,7 +49,7 @@ public static class TrainCommand
             "Example: tailor train --arch zoo:mobilenet_v2 --width 0.5 --data fashion-mnist --subset 5000 --epochs 2 --out runs/t1")
         {
             arch, data, epochs, output, resume, width, subset, valSplit, augment, batch, optimizer, lr, momentum, nesterov, wd, smoothing,
-            schedule, warmup, stepEpochs, gamma, seed, threads, device, json,
+            schedule, warmup, stepEpochs, gamma, bnRecal, seed, threads, device, json,
         };
 
         cmd.SetAction(r => Cli.Run(() =>
@@ -60,7 +61,7 @@ public static class TrainCommand
             string? resumeDir = r.GetValue(resume);
             if (resumeDir != null)
             {
-                var fixedOptions = new Option[] { arch, data, width, subset, valSplit, augment, batch, optimizer, lr, momentum, nesterov, wd, smoothing, schedule, warmup, stepEpochs, gamma, seed, device };
+                var fixedOptions = new Option[] { arch, data, width, subset, valSplit, augment, batch, optimizer, lr, momentum, nesterov, wd, smoothing, schedule, warmup, stepEpochs, gamma, bnRecal, seed, device };
                 var clash = fixedOptions.Where(Given).Select(o => o.Name).ToList();
                 if (clash.Count > 0)
                     throw new TailorException($"--resume continues the saved configuration; {string.Join(", ", clash)} cannot be changed (only --epochs and --threads can)");
@@ -82,7 +83,7 @@ public static class TrainCommand
                         Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), Optimizer = r.GetValue(optimizer)!, Lr = r.GetValue(lr),
                         Momentum = r.GetValue(momentum), Nesterov = r.GetValue(nesterov), WeightDecay = r.GetValue(wd),
                         LabelSmoothing = r.GetValue(smoothing), Schedule = r.GetValue(schedule)!, WarmupEpochs = r.GetValue(warmup),
-                        StepEpochs = r.GetValue(stepEpochs), Gamma = r.GetValue(gamma), Seed = r.GetValue(seed),
+                        StepEpochs = r.GetValue(stepEpochs), Gamma = r.GetValue(gamma), BnRecalibrationBatches = r.GetValue(bnRecal), Seed = r.GetValue(seed),
                     },
                 };
                 run = TrainingRun.Prepare(cfg, o);

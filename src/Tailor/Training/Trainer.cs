@@ -187,6 +187,8 @@ public sealed class Trainer
         }
         double trainSeconds = sw.Elapsed.TotalSeconds;
         State.DataRng = rng.GetState();
+        if (Val != null && Config.BnRecalibrationBatches > 0)
+            RecalibrateBatchNorm(Model, Train, Config.BnRecalibrationBatches, Rng.FromState(State.DataRng), Device, ChannelsLast);
         EvalResult? val = Val != null ? Evaluate(Model, Val, Device, ChannelsLast) : null;
         var m = new EpochMetrics(epoch + 1, lastLr, lossSum / seen, (double)correct / seen, val?.Loss, val?.Accuracy,
             seen / Math.Max(1e-9, trainSeconds), sw.Elapsed.TotalSeconds);
@@ -205,6 +207,41 @@ public sealed class Trainer
             afterEpoch?.Invoke(m);
         }
         return State.History;
+    }
+
+    /// <summary>
+    /// Resets the running statistics of every BatchNorm of <paramref name="model"/> and recomputes them as
+    /// cumulative averages (momentum null) over the first <paramref name="batches"/> batches that
+    /// <paramref name="loader"/> yields with <paramref name="rng"/> (the caller's copy: the training order
+    /// is not affected). Train mode under no_grad; restores the mode and the momenta.
+    /// </summary>
+    public static void RecalibrateBatchNorm(nn.Module<Tensor, Tensor> model, DataLoader loader, int batches, Rng rng, Device? device = null, bool channelsLast = true)
+    {
+        var norms = model.modules().OfType<TorchSharp.Modules.NormBase>().Where(m => m.track_running_stats).ToList();
+        if (norms.Count == 0 || batches <= 0) return;
+        var dev = device ?? torch.CPU;
+        var momenta = norms.Select(m => m.momentum).ToList();
+        bool wasTraining = model.training;
+        try
+        {
+            foreach (var m in norms) { m.reset_running_stats(); m.momentum = null; }
+            model.train();
+            using var _ = torch.no_grad();
+            int n = 0;
+            foreach (var b in loader.Batches(rng))
+            {
+                using var scope = torch.NewDisposeScope();
+                var x = b.Images.device.type == dev.type ? b.Images : b.Images.to(dev);
+                if (channelsLast) x = Models.Layers.ChannelsLast(x);
+                model.call(x);
+                if (++n >= batches) break;
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < norms.Count; i++) norms[i].momentum = momenta[i];
+            model.train(wasTraining);
+        }
     }
 
     /// <summary>Loss (cross-entropy, no smoothing) and accuracy on a loader, in eval mode under no_grad; restores the mode.</summary>

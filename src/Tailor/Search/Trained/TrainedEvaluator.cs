@@ -31,6 +31,9 @@ public sealed record TrainedEvalOptions
     public int Seed { get; init; }
     /// <summary>Torch threads (&gt;= 1).</summary>
     public int Threads { get; init; } = 1;
+    /// <summary>Training batches over which BN statistics are recomputed before each validation (<see cref="TrainConfig.BnRecalibrationBatches"/>).</summary>
+    public int BnRecalibration { get; init; } = DefaultBnRecalibration;
+    public const int DefaultBnRecalibration = 20;
 }
 
 /// <summary>
@@ -83,6 +86,7 @@ public sealed class TrainedEvaluator : IEvaluator<int[]>
         string archFile = Path.Combine(dir, "candidate-arch.json");
         ArchJson.Save(Build(a), archFile);
         var cfg = TrainRecipe.Config(archFile, Options.Data, Options.Subset, Options.Threads, Options.Epochs, Options.BatchSize, Options.Seed);
+        cfg = cfg with { Train = cfg.Train with { BnRecalibrationBatches = Options.BnRecalibration } };
         var proc = Process.GetCurrentProcess();
         var cpu0 = proc.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
