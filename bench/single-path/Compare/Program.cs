@@ -93,9 +93,10 @@ foreach (var g in runs.GroupBy(r => (r.Dataset, r.Fraction)).OrderBy(g => g.Key.
         foreach (var other in new[] { "random", "mbv2" })
             if (stats.TryGetValue(other, out var o))
             {
-                bool eq = Math.Abs(o.Lat / s.Lat - 1) <= 0.05;
+                double rel = s.Lat / o.Lat - 1;
+                string lat = Math.Abs(rel) <= 0.05 ? "equal within 5%" : rel < 0 ? $"Single-Path NAS {100 * -rel:F0}% faster" : $"Single-Path NAS {100 * rel:F0}% SLOWER: not a fair win";
                 verdicts.Add($"{g.Key.Dataset} at {t:F3} ms: Single-Path NAS {P(s.Acc)}% vs {armName[other]} {P(o.Acc)}% " +
-                             $"({(s.Acc > o.Acc ? "beats" : "does not beat")}; latencies {s.Lat:F3} vs {o.Lat:F3} ms, {(eq ? "equal within 5%" : "NOT within 5%")})");
+                             $"({(s.Acc > o.Acc ? "beats" : "does not beat")} by {100 * (s.Acc - o.Acc):+0.00;-0.00} points, seed std {P(s.Std)} / {P(o.Std)}; latencies {s.Lat:F3} vs {o.Lat:F3} ms, {lat})");
             }
 }
 md.AppendLine();

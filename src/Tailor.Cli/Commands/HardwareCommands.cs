@@ -174,16 +174,17 @@ public static class HardwareCommands
         var calib = new Option<int>("--calibrate") { Description = "Whole networks measured to calibrate the table (0: none)", DefaultValueFactory = _ => 20 };
         var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 1 };
         var quiet = new Option<bool>("--quiet") { Description = "No progress on stderr" };
+        var strict = new Option<bool>("--strict") { Description = "Fail when a measurement's spread never settles (default: keep its median, warn and name it in the table)" };
         var mo = new MeasureOpts();
         var c = new Command("build", "Time every candidate op of every searchable layer in its real context, plus the fixed rest, and calibrate on whole networks")
-            { space, target, input, classes, output, width, lps, kernels, expansions, searchSe, calib, batch, quiet };
+            { space, target, input, classes, output, width, lps, kernels, expansions, searchSe, calib, batch, quiet, strict };
         mo.AddTo(c);
         c.SetAction(r => Cli.Run(() =>
         {
             var s = ResolveSpace(r.GetValue(space)!, r.GetValue(width), r.GetValue(lps), r.GetValue(kernels), r.GetValue(expansions), r.GetValue(searchSe), r.GetValue(classes));
             var t = LatencyTargets.Parse(r.GetValue(target)!);
             InputShape? inShape = r.GetValue(input) is { } i ? InputShape.Parse(i) : null;
-            var o = new LutBuildOptions { Measure = mo.Get(r), CalibrationNetworks = r.GetValue(calib), Batch = r.GetValue(batch) };
+            var o = new LutBuildOptions { Measure = mo.Get(r), CalibrationNetworks = r.GetValue(calib), Batch = r.GetValue(batch), Strict = r.GetValue(strict) };
             bool q = r.GetValue(quiet);
             var lut = LutBuilder.Build(s, t, inShape, o, q ? null : m => Console.Error.WriteLine(m));
             string path = r.GetValue(output)!;

@@ -213,9 +213,16 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
         Assert.False(File.Exists(png2));
         Assert.False(File.Exists(rows2));
         string never = Path.Combine(dir, "never.json");
-        CliProcess.AssertOneLineError(CliProcess.Run(new[] { "lut", "build" }.Concat(space).Concat(new[] { "--out", never, "--calibrate", "0", "--quiet", "--runs", "2", "--min-rounds", "2", "--max-rounds", "3", "--max-error", "0" }).ToArray()),
-            "spread never settled");
+        var neverArgs = new[] { "lut", "build" }.Concat(space).Concat(new[] { "--out", never, "--calibrate", "0", "--quiet", "--runs", "2", "--min-rounds", "2", "--max-rounds", "3", "--max-error", "0" }).ToArray();
+        CliProcess.AssertOneLineError(CliProcess.Run(neverArgs.Append("--strict").ToArray()), "spread never settled");
         Assert.False(File.Exists(never));
+        // by default a busy machine does not fail the build: the medians are kept and the table names what never settled
+        var tolerant = CliProcess.Run(neverArgs);
+        Assert.True(tolerant.Code == 0, tolerant.Err);
+        var unsettledNames = JsonNode.Parse(File.ReadAllText(never))!["unsettled"]!.AsArray().Select(n => (string)n!).ToList();
+        Assert.NotEmpty(unsettledNames);
+        Assert.All(unsettledNames, n => Assert.Matches(@"\(error \d+\.\d%\)$", n));
+        File.Delete(never);
         CliProcess.AssertOneLineError(CliProcess.Run("lut", "build", "--space", "nope", "--out", never), "space 'nope': unknown search space");
         CliProcess.AssertOneLineError(CliProcess.Run("lut", "build", "--space", "fbnet", "--width", "0.5", "--out", never), "apply to the spnas-* spaces only");
         Assert.Empty(Directory.GetFiles(dir, ".*"));

@@ -99,6 +99,8 @@ public sealed class Lut
     [JsonPropertyName("clock")] public string Clock { get; init; } = "";
     [JsonPropertyName("build_seconds")] public double BuildSeconds { get; init; }
     [JsonPropertyName("load_avg")] public double? LoadAvg { get; init; }
+    /// <summary>Parts and networks whose spread never settled during the build (a busy machine): kept, with their error.</summary>
+    [JsonPropertyName("unsettled")] public List<string> Unsettled { get; init; } = new();
     /// <summary>Time of one call of an empty graph (subtracted from every measured part, added once to the fixed part).</summary>
     [JsonPropertyName("overhead_ms")] public double OverheadMs { get; init; }
     /// <summary>Uncalibrated fixed part: overhead + sum of the fixed parts.</summary>
@@ -170,7 +172,7 @@ public sealed class Lut
     Lut Copy(LutCalibration c, double seconds) => new()
     {
         Space = Space, SpaceConfig = SpaceConfig, Input = Input, Classes = Classes, Batch = Batch, Target = Target, Runtime = Runtime,
-        Threads = Threads, Machine = Machine, Date = Date, Measure = Measure, Clock = Clock, BuildSeconds = seconds, LoadAvg = LoadAvg,
+        Threads = Threads, Machine = Machine, Date = Date, Measure = Measure, Clock = Clock, BuildSeconds = seconds, LoadAvg = LoadAvg, Unsettled = Unsettled,
         OverheadMs = OverheadMs, RawFixedMs = RawFixedMs, Fixed = Fixed, Layers = Layers, Calibration = c,
     };
 
