@@ -153,7 +153,7 @@ public static class RandomTrainCommand
             string stoppedBy = "budget";
             bool ComputeLeft() => budgetS is not double lim || searchCpu / nThreads < lim;
             var proc = Process.GetCurrentProcess();
-            SinglePathCommand.WithProgress(console, "random search", nBudget * stepsPerCandidate, report =>
+            SinglePathCommand.WithProgress(console, "random search", nBudget * stepsPerCandidate, (report, setTotal) =>
             {
                 int done = run.Context.Queries;
                 if (done > 0) report(done * stepsPerCandidate, $"{done}/{nBudget} done (resumed)");
@@ -169,6 +169,14 @@ public static class RandomTrainCommand
                     searchSeconds += sw.Elapsed.TotalSeconds;
                     searchCpu += (proc.TotalProcessorTime - cpu0).TotalSeconds;
                     done = run.Context.Queries;
+                    // with a compute budget the end is where the compute runs out: estimate the candidates
+                    // still to start from the mean so far (random search stops *starting* at the limit)
+                    if (budgetS is double lim && done > 0)
+                    {
+                        double per = searchCpu / nThreads / done, left = lim - searchCpu / nThreads;
+                        int more = left > 0 ? (int)Math.Ceiling(left / Math.Max(1e-9, per)) : 0;
+                        setTotal((long)Math.Min(nBudget, done + more) * stepsPerCandidate);
+                    }
                     SaveState(statePath, run, fingerprint, searchSeconds, searchCpu);
                     WriteCandidates(Path.Combine(outDir, CandidatesFile), run, lspace);
                     report(done * stepsPerCandidate, $"{done}/{nBudget} done  best val {100 * TrainedEvaluator.Winner(run.Context)!.Metrics.Valid:F1}%");

@@ -203,7 +203,11 @@ public static class SinglePathCommand
         { throw new TailorException($"--out {outDir}: not writable ({e.Message.Split('\n')[0].Trim()})"); }
     }
 
-    internal static T WithProgress<T>(IAnsiConsole console, string what, long total, Func<Action<long, string>, T> body)
+    internal static T WithProgress<T>(IAnsiConsole console, string what, long total, Func<Action<long, string>, T> body) =>
+        WithProgress(console, what, total, (report, _) => body(report));
+
+    /// <summary>Progress with ETA; the body may revise the total (<c>setTotal</c>) when its end moves (e.g. a compute budget).</summary>
+    internal static T WithProgress<T>(IAnsiConsole console, string what, long total, Func<Action<long, string>, Action<long>, T> body)
     {
         if (!console.Profile.Capabilities.Interactive)
         {
@@ -212,7 +216,7 @@ public static class SinglePathCommand
             {
                 long d = s * 10 / Math.Max(1, total);
                 if (d != lastDecile) { lastDecile = d; console.WriteLine($"{what} step {s}/{total}  {msg}"); }
-            });
+            }, t => total = Math.Max(1, t));
         }
         T result = default!;
         console.Progress().AutoClear(false)
@@ -220,7 +224,7 @@ public static class SinglePathCommand
             .Start(ctx =>
             {
                 var task = ctx.AddTask(what, maxValue: total);
-                result = body((s, msg) => { task.Value = s; task.Description = $"{what}  {Cli.Escape(msg)}"; });
+                result = body((s, msg) => { task.Value = s; task.Description = $"{what}  {Cli.Escape(msg)}"; }, t => task.MaxValue = Math.Max(1, t));
             });
         return result;
     }
