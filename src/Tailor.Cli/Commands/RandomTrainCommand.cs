@@ -74,14 +74,8 @@ public static class RandomTrainCommand
             int[] Ints(Option<string> o) => r.GetValue(o)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(v => int.TryParse(v, out int x) ? x : throw new TailorException($"{o.Name}: '{v}' is not an integer")).ToArray();
             string spaceName = r.GetValue(space)!;
-            if (!spaceName.StartsWith("spnas-")) throw new TailorException($"--space: random-train searches an spnas-* space (got '{spaceName}')");
             var spOpts = new SpnasOptions { Width = r.GetValue(width), LayersPerStage = r.GetValue(layers), Kernels = Ints(kernels), Expansions = Ints(expansions) };
-            var sp = Spaces.Get(spaceName, spOpts);
-            string dataSpec = r.GetValue(data) ?? (spaceName == "spnas-cifar" ? "cifar10" : spaceName == "spnas-fmnist" ? "fashion-mnist" : throw new TailorException("--data is required for this space"));
-            var source = Datasets.Open(dataSpec);
-            if (source.Shape != sp.Input)
-                throw new TailorException($"--data {dataSpec}: images are {source.Shape} but space {spaceName} expects {sp.Input}; use spnas-fmnist for 1x28x28, spnas-cifar for 3x32x32");
-            if (source.Classes != sp.Classes) sp = Spaces.Get(spaceName, spOpts with { Classes = source.Classes });
+            var (sp, dataSpec, source) = SearchSetup.SpaceAndData(spaceName, spOpts, r.GetValue(data), "random-train searches");
 
             double bandV = r.GetValue(band);
             if (!(bandV >= 0 && bandV < 1)) throw new TailorException($"--band: expected a fraction in [0, 1) (got {bandV.ToString(CultureInfo.InvariantCulture)})");
@@ -112,16 +106,7 @@ public static class RandomTrainCommand
             TorchSharp.torch.set_num_threads(nThreads);
 
             // 1. latency table on the target (as single-path)
-            string lutFile = r.GetValue(lutPath) ?? Path.Combine(outDir, "lut.json");
-            Lut lut;
-            if (File.Exists(lutFile)) lut = Lut.Load(lutFile, sp, sp.Input, tgt);
-            else if (r.GetValue(lutPath) != null) throw new TailorException($"--lut {lutFile}: file not found");
-            else
-            {
-                console.MarkupLine($"[bold]measuring the latency table[/] of {spaceName} on {Cli.Escape(tgt.Spec)} (once; reused on --resume)");
-                lut = LutBuilder.Build(sp, tgt, sp.Input, new LutBuildOptions { Measure = measure }, msg => console.MarkupLine($"  {Cli.Escape(msg)}"));
-                lut.Save(lutFile);
-            }
+            var lut = SearchSetup.LoadOrBuildLut(console, r.GetValue(lutPath), outDir, sp, tgt, measure);
             var table = new LayerLatencies(sp, lut.FixedMs, lut.Entry);
             var (lo, hi) = table.Range();
             if (r.GetValue(fraction) is double f) targetMs = lo + f * (hi - lo);
@@ -232,7 +217,7 @@ public static class RandomTrainCommand
                 {
                     ["band"] = bandV, ["budget"] = nBudget, ["budget_seconds"] = budgetS, ["eval_epochs"] = ee, ["bn_recalibrate"] = r.GetValue(bnRecal), ["train_epochs"] = te, ["batch_size"] = bsz,
                     ["subset"] = subsetV, ["seed"] = seedV, ["target_ms"] = targetMs, ["optimizer"] = "sgd", ["lr"] = 0.05 * bsz / 128.0, ["schedule"] = "cosine", ["val_split"] = "0.1",
-                    ["strategy"] = "random", ["lut"] = lutFile,
+                    ["strategy"] = "random", ["lut"] = r.GetValue(lutPath) ?? Path.Combine(outDir, "lut.json"),
                 },
                 ["versions"] = TrainingRun.Versions(), ["machine"] = MachineInfo.Current.ToString(), ["device"] = "cpu",
             };

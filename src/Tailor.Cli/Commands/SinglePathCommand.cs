@@ -67,14 +67,8 @@ public static class SinglePathCommand
             int[] Ints(Option<string> o) => r.GetValue(o)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(v => int.TryParse(v, out int x) ? x : throw new TailorException($"{o.Name}: '{v}' is not an integer")).ToArray();
             string spaceName = r.GetValue(space)!;
-            if (!spaceName.StartsWith("spnas-")) throw new TailorException($"--space: single-path search needs an spnas-* space (got '{spaceName}')");
             var spOpts = new SpnasOptions { Width = r.GetValue(width), LayersPerStage = r.GetValue(layers), Kernels = Ints(kernels), Expansions = Ints(expansions), SearchSe = r.GetValue(searchSe) };
-            var sp = Spaces.Get(spaceName, spOpts);
-            string dataSpec = r.GetValue(data) ?? (spaceName == "spnas-cifar" ? "cifar10" : spaceName == "spnas-fmnist" ? "fashion-mnist" : throw new TailorException("--data is required for this space"));
-            var source = Datasets.Open(dataSpec);
-            if (source.Shape != sp.Input)
-                throw new TailorException($"--data {dataSpec}: images are {source.Shape} but space {spaceName} expects {sp.Input}; use spnas-fmnist for 1x28x28, spnas-cifar for 3x32x32");
-            if (source.Classes != sp.Classes) sp = Spaces.Get(spaceName, spOpts with { Classes = source.Classes });
+            var (sp, dataSpec, source) = SearchSetup.SpaceAndData(spaceName, spOpts, r.GetValue(data), "single-path search needs");
             string normS = r.GetValue(norm)!;
             if (normS is not ("rms" or "raw")) throw new TailorException($"--norm: expected rms or raw (got '{normS}')");
             bool faith = r.GetValue(faithful);
@@ -98,16 +92,7 @@ public static class SinglePathCommand
             TorchSharp.torch.set_num_threads(nThreads);
 
             // 1. latency table on the target
-            string lutFile = r.GetValue(lutPath) ?? Path.Combine(outDir, "lut.json");
-            Lut lut;
-            if (File.Exists(lutFile)) lut = Lut.Load(lutFile, sp, sp.Input, tgt);
-            else if (r.GetValue(lutPath) != null) throw new TailorException($"--lut {lutFile}: file not found");
-            else
-            {
-                console.MarkupLine($"[bold]measuring the latency table[/] of {spaceName} on {Cli.Escape(tgt.Spec)} (once; reused on --resume)");
-                lut = LutBuilder.Build(sp, tgt, sp.Input, new LutBuildOptions { Measure = measure }, msg => console.MarkupLine($"  {Cli.Escape(msg)}"));
-                lut.Save(lutFile);
-            }
+            var lut = SearchSetup.LoadOrBuildLut(console, r.GetValue(lutPath), outDir, sp, tgt, measure);
             var table = new LayerLatencies(sp, lut.FixedMs, lut.Entry);
             if (r.GetValue(fraction) is double f)
             {
