@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -120,15 +119,18 @@ public static class RandomTrainCommand
             if (stepsPerCandidate == 0) throw new TailorException($"--batch {bsz}: larger than the {trainSet.Count} training images of the split; lower --batch or raise --subset");
             var evaluator = new TrainedEvaluator(lspace, new TrainedEvalOptions { Data = dataSpec, Subset = subsetV, Epochs = ee, BatchSize = bsz, Seed = seedV, Threads = nThreads, BnRecalibration = r.GetValue(bnRecal) }, outDir);
             var problem = new SearchProblem(new[] { Objective.Max(Metrics.ValidName) }, new[] { new Constraint(Metrics.LatencyName, lspace.Hi) });
-            var run = new SearchRun<int[]>(lspace, evaluator, problem, new RandomSearch<int[]>((ulong)seedV), new Budget(nBudget));
+            var run = new SearchRun<int[]>(lspace, evaluator, problem, new RandomSearch<int[]>((ulong)seedV), new Budget(nBudget, budgetS));
             var fingerprint = new JsonObject
             {
                 ["space"] = spaceName, ["space_config"] = JsonSerializer.SerializeToNode(sp.Config), ["data"] = dataSpec, ["subset"] = subsetV,
                 ["seed"] = seedV, ["batch"] = bsz, ["eval_epochs"] = ee, ["bn_recalibrate"] = r.GetValue(bnRecal), ["target"] = tgt.Spec, ["target_ms"] = targetMs, ["band"] = bandV,
             };
             string statePath = Path.Combine(outDir, StateFile);
-            double searchSeconds = 0, searchCpu = 0;
-            if (resuming && File.Exists(statePath)) (searchSeconds, searchCpu) = LoadState(statePath, run, fingerprint);
+            if (resuming && File.Exists(statePath)) LoadState(statePath, run, fingerprint);
+            // the search's time, derived from the candidates (a candidate cut off by a kill is not counted):
+            // Cost is compute seconds, so the budget's MaxCost is --budget-seconds (SearchContext.Exhausted)
+            double SearchSeconds() => run.Context.History.Sum(e => e.Metrics.Get(TrainedEvaluator.WallSecondsName));
+            double SearchCpu() => run.Context.History.Sum(e => e.Metrics.Get(TrainedEvaluator.CpuSecondsName));
             console.MarkupLine($"[bold]random search[/] {spaceName}: {sp.LayerCount} searchable layers, {sp.Size:G3} networks; table range {lo:F3} .. {hi:F3} ms; " +
                                $"target {targetMs:F3} ms, band {lspace.Lo:F3} .. {lspace.Hi:F3} ms; budget {nBudget} candidates" +
                                (budgetS is double b1 ? $" or {b1:F0} compute s" : "") + $"; {trainSet.Count:N0} train / {valSet?.Count ?? 0:N0} val images, {ee} epoch(s) x {stepsPerCandidate / ee} steps each" +
@@ -136,40 +138,32 @@ public static class RandomTrainCommand
 
             // 3. search: one candidate per step, state saved after each
             string stoppedBy = "budget";
-            bool ComputeLeft() => budgetS is not double lim || searchCpu / nThreads < lim;
-            var proc = Process.GetCurrentProcess();
             SinglePathCommand.WithProgress(console, "random search", nBudget * stepsPerCandidate, (report, setTotal) =>
             {
                 int done = run.Context.Queries;
                 if (done > 0) report(done * stepsPerCandidate, $"{done}/{nBudget} done (resumed)");
                 evaluator.StepEnd = p => report(done * stepsPerCandidate + p.Step,
                     $"candidate {done + 1}/{nBudget}  loss {p.RunningLoss:F3}" + (TrainedEvaluator.Winner(run.Context) is { } b ? $"  best val {100 * b.Metrics.Valid:F1}%" : ""));
-                while (!run.Done && ComputeLeft())
+                while (!run.Done)
                 {
-                    proc.Refresh();
-                    var cpu0 = proc.TotalProcessorTime;
-                    var sw = Stopwatch.StartNew();
                     run.Step();
-                    proc.Refresh();
-                    searchSeconds += sw.Elapsed.TotalSeconds;
-                    searchCpu += (proc.TotalProcessorTime - cpu0).TotalSeconds;
                     done = run.Context.Queries;
                     // with a compute budget the end is where the compute runs out: estimate the candidates
                     // still to start from the mean so far (random search stops *starting* at the limit)
                     if (budgetS is double lim && done > 0)
                     {
-                        double per = searchCpu / nThreads / done, left = lim - searchCpu / nThreads;
+                        double per = run.Context.Cost / done, left = lim - run.Context.Cost;
                         int more = left > 0 ? (int)Math.Ceiling(left / Math.Max(1e-9, per)) : 0;
                         setTotal((long)Math.Min(nBudget, done + more) * stepsPerCandidate);
                     }
-                    SaveState(statePath, run, fingerprint, searchSeconds, searchCpu);
+                    SaveState(statePath, run, fingerprint);
                     WriteCandidates(Path.Combine(outDir, CandidatesFile), run, lspace);
                     report(done * stepsPerCandidate, $"{done}/{nBudget} done  best val {100 * TrainedEvaluator.Winner(run.Context)!.Metrics.Valid:F1}%");
                     AfterCandidate?.Invoke(done);
                 }
                 return 0;
             });
-            if (!run.Done && !ComputeLeft()) stoppedBy = "budget-seconds";
+            if (budgetS is double spent && run.Context.Cost >= spent && run.Context.Queries < nBudget) stoppedBy = "budget-seconds";
             else if (run.Context.Queries < nBudget) stoppedBy = "band exhausted";
             WriteCandidates(Path.Combine(outDir, CandidatesFile), run, lspace);
             var best = TrainedEvaluator.Winner(run.Context) ?? throw new TailorException("random search: no candidate was evaluated (--budget-seconds already spent)");
@@ -183,7 +177,7 @@ public static class RandomTrainCommand
             var cands = new JsonArray(run.Context.History.Select(e => (JsonNode)new JsonObject
             {
                 ["index"] = e.Index, ["key"] = e.Key, ["arch"] = string.Join(" ", lspace.Names(e.Arch)), ["lut_ms"] = e.Metrics.Latency,
-                ["val_acc"] = e.Metrics.Valid, ["val_loss"] = SearchRun<int[]>.Num(e.Metrics.Get(TrainedEvaluator.ValLossName)), ["seconds"] = e.Metrics.Cost, ["cpu_seconds"] = e.Metrics.Get(TrainedEvaluator.CpuSecondsName),
+                ["val_acc"] = e.Metrics.Valid, ["val_loss"] = SearchRun<int[]>.Num(e.Metrics.Get(TrainedEvaluator.ValLossName)), ["seconds"] = e.Metrics.Get(TrainedEvaluator.WallSecondsName), ["cpu_seconds"] = e.Metrics.Get(TrainedEvaluator.CpuSecondsName),
             }).ToArray());
             var summary = new JsonObject
             {
@@ -202,9 +196,9 @@ public static class RandomTrainCommand
                 ["search_val_acc"] = best.Metrics.Valid,
                 ["params"] = an.Params,
                 ["macs"] = an.Macs,
-                ["search_seconds"] = searchSeconds,
-                ["search_cpu_seconds"] = searchCpu,
-                ["search_compute_seconds"] = searchCpu / nThreads,
+                ["search_seconds"] = SearchSeconds(),
+                ["search_cpu_seconds"] = SearchCpu(),
+                ["search_compute_seconds"] = run.Context.Cost,
                 ["train_seconds"] = trained?.TrainSeconds,
                 ["evaluated"] = run.Context.Queries,
                 ["budget"] = nBudget,
@@ -230,7 +224,7 @@ public static class RandomTrainCommand
             t.AddRow("candidates", $"{run.Context.Queries} of budget {nBudget} ({stoppedBy}), {ee} epoch(s) each; winner val {100 * best.Metrics.Valid:F2}%");
             t.AddRow("test accuracy", trained?.TestAcc is double ta ? $"{100 * ta:F2}% after {te} epochs from scratch" : "-");
             t.AddRow("params / MACs", $"{an.Params:N0} / {Cli.Human(an.Macs)}");
-            t.AddRow("search / train", $"{searchSeconds:F0} s ({searchCpu:F0} CPU s) / {trained?.TrainSeconds ?? 0:F0} s");
+            t.AddRow("search / train", $"{SearchSeconds():F0} s ({SearchCpu():F0} CPU s) / {trained?.TrainSeconds ?? 0:F0} s");
             t.AddRow("output", Cli.Escape(outDir));
             console.Write(t);
             return 0;
@@ -252,17 +246,17 @@ public static class RandomTrainCommand
         { throw new TailorException($"--out {outDir}: not writable ({e.Message.Split('\n')[0].Trim()})"); }
     }
 
-    static void SaveState(string path, SearchRun<int[]> run, JsonObject fingerprint, double seconds, double cpu)
+    static void SaveState(string path, SearchRun<int[]> run, JsonObject fingerprint)
     {
         var o = new JsonObject
         {
             ["format"] = "tailor-random-train", ["version"] = StateVersion, ["config"] = fingerprint.DeepClone(),
-            ["search_seconds"] = seconds, ["search_cpu_seconds"] = cpu, ["search"] = run.Save(),
+            ["search"] = run.Save(),
         };
         AtomicFile.WriteAllText(path, o.ToJsonString() + "\n");
     }
 
-    static (double Seconds, double Cpu) LoadState(string path, SearchRun<int[]> run, JsonObject fingerprint)
+    static void LoadState(string path, SearchRun<int[]> run, JsonObject fingerprint)
     {
         JsonObject o;
         try { o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JsonException("not an object"); }
@@ -275,7 +269,6 @@ public static class RandomTrainCommand
                 throw new TailorException($"--resume: the run in this folder used {key} {had[key]?.ToJsonString() ?? "null"}, not {value?.ToJsonString() ?? "null"}; pass the same options or choose another --out");
         if (o["search"] is not JsonObject s) throw new TailorException($"{path}: state without the search");
         run.Load(s, path);
-        return (((double?)o["search_seconds"]) ?? 0, ((double?)o["search_cpu_seconds"]) ?? 0);
     }
 
     static void WriteCandidates(string path, SearchRun<int[]> run, LayeredSearchSpace space)
@@ -283,7 +276,7 @@ public static class RandomTrainCommand
         var sb = new StringBuilder("index,key,names,lut_ms,val_acc,seconds,cpu_seconds,val_loss\n");
         string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         foreach (var e in run.Context.History)
-            sb.Append(CultureInfo.InvariantCulture, $"{e.Index},{e.Key},{string.Join(" ", space.Names(e.Arch))},{F(e.Metrics.Latency)},{F(e.Metrics.Valid)},{F(e.Metrics.Cost)},{F(e.Metrics.Get(TrainedEvaluator.CpuSecondsName))},{F(e.Metrics.Get(TrainedEvaluator.ValLossName))}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{e.Index},{e.Key},{string.Join(" ", space.Names(e.Arch))},{F(e.Metrics.Latency)},{F(e.Metrics.Valid)},{F(e.Metrics.Get(TrainedEvaluator.WallSecondsName))},{F(e.Metrics.Get(TrainedEvaluator.CpuSecondsName))},{F(e.Metrics.Get(TrainedEvaluator.ValLossName))}\n");
         AtomicFile.WriteAllText(path, sb.ToString());
     }
 }

@@ -41,13 +41,14 @@ public sealed record TrainedEvalOptions
 /// schedule with the same code and recipe as the final training (<see cref="TrainingRun"/>, so the
 /// channels-last input conversion and per-step dispose scopes of the Trainer apply), on the train split
 /// of the same subset. Valid = best validation accuracy; Latency = calibrated table latency;
-/// Cost = wall seconds; extras cpu_seconds (process CPU time) and compute_seconds (cpu_seconds / threads,
-/// about the wall time on an idle machine, but insensitive to other processes). The test split is never read.
+/// Cost = compute seconds (process CPU time / threads: about the wall time on an idle machine, but
+/// insensitive to other processes), so a <see cref="Budget.MaxCost"/> is a compute budget; extras
+/// wall_seconds, cpu_seconds and compute_seconds (= Cost). The test split is never read.
 /// Each candidate trains in a scratch folder under the work folder that is deleted afterwards.
 /// </summary>
 public sealed class TrainedEvaluator : IEvaluator<int[]>
 {
-    public const string CpuSecondsName = "cpu_seconds", ComputeSecondsName = "compute_seconds", ValLossName = "val_loss";
+    public const string CpuSecondsName = "cpu_seconds", ComputeSecondsName = "compute_seconds", WallSecondsName = "wall_seconds", ValLossName = "val_loss";
     public const string ScratchFolder = "candidate-scratch";
 
     public LayeredSearchSpace Space { get; }
@@ -63,7 +64,7 @@ public sealed class TrainedEvaluator : IEvaluator<int[]>
         Space = space; Options = options; WorkDir = workDir;
     }
 
-    public IReadOnlyCollection<string> MetricNames { get; } = new[] { Metrics.ValidName, Metrics.LatencyName, Metrics.CostName, CpuSecondsName, ComputeSecondsName, ValLossName };
+    public IReadOnlyCollection<string> MetricNames { get; } = new[] { Metrics.ValidName, Metrics.LatencyName, Metrics.CostName, CpuSecondsName, ComputeSecondsName, WallSecondsName, ValLossName };
 
     /// <summary>
     /// The search's pick: feasible first, then the highest validation accuracy, then (accuracy ties are
@@ -108,8 +109,11 @@ public sealed class TrainedEvaluator : IEvaluator<int[]>
             throw new TailorException($"candidate {Space.Key(a)}: training produced no validation accuracy");
         return new Metrics
         {
-            Valid = acc, Latency = Space.Latency(a), Cost = sw.Elapsed.TotalSeconds,
-            Extra = new Dictionary<string, double> { [CpuSecondsName] = cpu, [ComputeSecondsName] = cpu / Options.Threads, [ValLossName] = valLoss },
+            Valid = acc, Latency = Space.Latency(a), Cost = cpu / Options.Threads,
+            Extra = new Dictionary<string, double>
+            {
+                [CpuSecondsName] = cpu, [ComputeSecondsName] = cpu / Options.Threads, [WallSecondsName] = sw.Elapsed.TotalSeconds, [ValLossName] = valLoss,
+            },
         };
     }
 }
