@@ -47,4 +47,10 @@ public static class Cli
     };
 
     public static string Escape(string s) => Markup.Escape(s);
+
+    /// <summary>A comma-separated integer list of option <paramref name="option"/> ("3,5,7"); a bad entry is a one-line error naming the option.</summary>
+    public static int[] IntList(string s, string option) =>
+        s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+         .Select(v => int.TryParse(v, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int x) ? x
+             : throw new TailorException($"{option} '{s}': '{v}' is not an integer (expected comma-separated integers, e.g. 3,5)")).ToArray();
 }

@@ -60,27 +60,30 @@ public static class DonnaCommands
 
     static string F(double v, string fmt = "F3") => v.ToString(fmt, CultureInfo.InvariantCulture);
 
+    static readonly DonnaConfig Defaults = new();
+
     /// <summary>`tailor search donna`: the whole pipeline.</summary>
     public static Command SearchDonna()
     {
         var data = new Option<string>("--data") { Description = $"Dataset ({Datasets.SpecHelp})", DefaultValueFactory = _ => "cifar10" };
         var subset = new Option<int?>("--subset") { Description = "Use only this many training images (stratified, by seed); 0: all", DefaultValueFactory = _ => 4000 };
-        var valSplit = new Option<string>("--val-split") { Description = "Held-out share of the training images (block NSR, library accuracy)", DefaultValueFactory = _ => "0.1" };
+        var valSplit = new Option<string>("--val-split") { Description = "Held-out share of the training images (block NSR, library accuracy)", DefaultValueFactory = _ => Defaults.ValSplit };
         var seed = new Option<int>("--seed") { Description = "Seed of the experiment (splits, teacher, BKD, library)", DefaultValueFactory = _ => 0 };
         var teacher = new Option<string>("--teacher") { Description = "Reference network (zoo:NAME or an architecture JSON), trained with tailor train's code", DefaultValueFactory = _ => "zoo:mobilenet_v2" };
         var teacherWidth = new Option<double>("--teacher-width") { Description = "Width multiplier of the reference network", DefaultValueFactory = _ => 1.0 };
-        var teacherEpochs = new Option<int>("--teacher-epochs") { Description = "Epochs of the teacher's training", DefaultValueFactory = _ => 5 };
+        var teacherEpochs = new Option<int>("--teacher-epochs") { Description = "Epochs of the teacher's training", DefaultValueFactory = _ => Defaults.TeacherEpochs };
         var teacherRun = new Option<string?>("--teacher-run") { Description = "Use a finished `tailor train` run (its arch.json and weights.bin) as the teacher" };
         var cuts = new Option<string?>("--cuts") { Description = "Block boundaries as reference-block indices, e.g. 0,3,6,13,17 (default: cut at every stride-2 block)" };
         var skipFirst = new Option<int>("--skip-first") { Description = "Without --cuts: reference blocks kept fixed before the first DONNA block", DefaultValueFactory = _ => 1 };
         var teacherLr = new Option<double>("--teacher-lr") { Description = "SGD learning rate of the teacher (cosine, half an epoch of warm-up)", DefaultValueFactory = _ => 0.02 };
         var grid = new Option<string?>("--grid") { Description = "Candidate grid per block, e.g. \"kernels=3,5,7;expansions=2,3,4,6;depths=1,2,3,4;se=0,1;acts=relu,swish;widths=0.5,0.75,1\" (default: small, 16 per block)" };
-        var bkdImages = new Option<int>("--bkd-images") { Description = "Training images of blockwise distillation", DefaultValueFactory = _ => 800 };
+        var bkdImages = new Option<int>("--bkd-images") { Description = "Training images of blockwise distillation", DefaultValueFactory = _ => Defaults.BkdImages };
         var bkdEpochs = new Option<int>("--bkd-epochs") { Description = "Epochs of blockwise distillation", DefaultValueFactory = _ => 4 };
         var bkdLr = new Option<double>("--bkd-lr") { Description = "Adam learning rate of blockwise distillation", DefaultValueFactory = _ => 0.003 };
         var libSize = new Option<int>("--library-size") { Description = "Architectures finetuned for the accuracy predictor", DefaultValueFactory = _ => 24 };
-        var libEpochs = new Option<int>("--library-epochs") { Description = "Epochs of each library finetune", DefaultValueFactory = _ => 1 };
-        var libImages = new Option<int>("--library-images") { Description = "Training images of each library finetune", DefaultValueFactory = _ => 2000 };
+        var libEpochs = new Option<int>("--library-epochs") { Description = "Epochs of each library finetune", DefaultValueFactory = _ => Defaults.LibraryEpochs };
+        var bnRecal = new Option<int>("--bn-recalibrate") { Description = "Recompute BatchNorm statistics over this many training batches before every library and finetune evaluation (0: off)", DefaultValueFactory = _ => 20 };
+        var libImages = new Option<int>("--library-images") { Description = "Training images of each library finetune", DefaultValueFactory = _ => Defaults.LibraryImages ?? 3200 };
         var target = new Option<string>("--target") { Description = "Latency target device: ort-cpu[:threads=N] or torch-cpu[:threads=N]", DefaultValueFactory = _ => "ort-cpu" };
         var latency = new Option<double?>("--latency-ms") { Description = "Latency limit in ms (constraint of the search)" };
         var population = new Option<int>("--population") { Description = "NSGA-II population", DefaultValueFactory = _ => 16 };
@@ -98,7 +101,7 @@ public static class DonnaCommands
             "Pareto networks finetuned from BKD weights. Every step is a job in --out/experiment.db: rerunning resumes, finished jobs are never redone.\n" +
             "Example: tailor search donna --data cifar10:../shared/data/cifar-10-subset --target ort-cpu --latency-ms 0.15 --out runs/donna")
         {
-            data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, teacherLr, cuts, skipFirst, grid, bkdImages, bkdEpochs, bkdLr, libSize, libEpochs, libImages,
+            data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, teacherLr, cuts, skipFirst, grid, bkdImages, bkdEpochs, bkdLr, libSize, libEpochs, libImages, bnRecal,
             target, latency, population, generations, finalCount, finalEpochs, maxError, threads, output, json,
         };
         c.SetAction(r => Cli.Run(() =>
@@ -110,7 +113,7 @@ public static class DonnaCommands
                 Data = r.GetValue(data)!, Subset = r.GetValue(subset) is int sub && sub > 0 ? sub : null, ValSplit = r.GetValue(valSplit)!, Seed = r.GetValue(seed),
                 Teacher = r.GetValue(teacher)!, TeacherWidth = r.GetValue(teacherWidth), TeacherEpochs = r.GetValue(teacherEpochs), TeacherRun = r.GetValue(teacherRun),
                 TeacherLr = r.GetValue(teacherLr), SkipFirst = r.GetValue(skipFirst), Cuts = r.GetValue(cuts), Grid = r.GetValue(grid), BkdImages = r.GetValue(bkdImages), BkdEpochs = r.GetValue(bkdEpochs), BkdLr = r.GetValue(bkdLr),
-                LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibraryImages = r.GetValue(libImages),
+                LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibraryImages = r.GetValue(libImages), BnRecalibration = r.GetValue(bnRecal),
             };
             var tgt = LatencyTargets.Parse(r.GetValue(target)!);
             if (r.GetValue(latency) is double lt && !(lt > 0)) throw new TailorException($"--latency-ms: expected > 0 (got {lt})");
@@ -151,7 +154,7 @@ public static class DonnaCommands
                 ["blocks"] = exp.Space.BlockCount, ["candidates"] = exp.Space.Options.Count, ["bkd_jobs"] = bkdJobs.Count,
                 ["bkd_seconds"] = bkdJobs.Sum(j => j.Seconds ?? 0),
                 ["library"] = pred.Keys.Count,
-                ["predictor"] = new JsonObject { ["loo_kendall_tau"] = pred.Loo.KendallTau, ["loo_mse"] = pred.Loo.Mse, ["lambda"] = cfg.RidgeLambda },
+                ["predictor"] = new JsonObject { ["loo_kendall_tau"] = pred.Loo.KendallTau, ["loo_mse"] = pred.Loo.Mse, ["lambda"] = cfg.RidgeLambda, ["noise_ceiling_tau"] = pred.NoiseCeilingTau },
                 ["search"] = new JsonObject
                 {
                     ["folder"] = Path.Combine(exp.Dir, "search", search.Folder), ["evaluated"] = search.Evaluated, ["measured_now"] = search.Measured,
@@ -175,7 +178,7 @@ public static class DonnaCommands
                 t.AddRow(Cli.Escape(string.Join(" ", pt.Blocks)), $"{100 * pt.PredictedAcc:F2}%", F(pt.LatencyMs),
                     job.Result?["val_acc"] is JsonNode va ? $"{100 * (double)va:F2}%" : "-", job.Result?["test_acc"] is JsonNode ta ? $"{100 * (double)ta:F2}%" : Cli.Escape(job.Error ?? "-"), Cli.Human(pt.Macs));
             console.Write(t);
-            console.MarkupLine($"teacher test acc {(teacherJob.Result?["test_acc"] is JsonNode tt ? $"{100 * (double)tt:F2}%" : "-")}; predictor (leave-one-out over {pred.Keys.Count}): Kendall tau {F(pred.Loo.KendallTau)}, MSE {pred.Loo.Mse:E2}; " +
+            console.MarkupLine($"teacher test acc {(teacherJob.Result?["test_acc"] is JsonNode tt ? $"{100 * (double)tt:F2}%" : "-")}; predictor (leave-one-out over {pred.Keys.Count}): Kendall tau {F(pred.Loo.KendallTau)} (validation-noise ceiling {F(pred.NoiseCeilingTau, "F2")}), MSE {pred.Loo.Mse:E2}; " +
                                $"front {search.Front.Count} points, hypervolume {search.Hypervolume:G4}; reachable {F(search.LoMs)} .. {F(search.HiMs)} ms");
             console.MarkupLine($"outputs: {Cli.Escape(Path.Combine(exp.Dir, "search", search.Folder))}/pareto.{{json,png}}, {Cli.Escape(exp.Dir)}/predictor.json, summary.json");
             return 0;

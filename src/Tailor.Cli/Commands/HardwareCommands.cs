@@ -262,16 +262,11 @@ public static class HardwareCommands
         bool spnas = name.StartsWith("spnas-", StringComparison.Ordinal);
         if (!spnas && (width != null || lps != null || kernels != null || expansions != null || searchSe || classes != null))
             throw new TailorException($"space '{name}': --width, --layers-per-stage, --kernels, --expansions, --search-se and --classes apply to the spnas-* spaces only");
-        static int[] Ints(string s, string opt)
-        {
-            try { return s.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => int.Parse(x.Trim(), CultureInfo.InvariantCulture)).ToArray(); }
-            catch (FormatException) { throw new TailorException($"{opt} '{s}': expected comma-separated integers, e.g. 3,5"); }
-        }
         var o = new SpnasOptions();
         if (width is double w) o = o with { Width = w };
         if (lps is int l) o = o with { LayersPerStage = l };
-        if (kernels != null) o = o with { Kernels = Ints(kernels, "--kernels") };
-        if (expansions != null) o = o with { Expansions = Ints(expansions, "--expansions") };
+        if (kernels != null) o = o with { Kernels = Cli.IntList(kernels, "--kernels") };
+        if (expansions != null) o = o with { Expansions = Cli.IntList(expansions, "--expansions") };
         if (searchSe) o = o with { SearchSe = true };
         if (classes is int k) o = o with { Classes = k };
         return Spaces.Get(name, o);

@@ -64,8 +64,7 @@ public static class SinglePathCommand
         {
             bool asJson = r.GetValue(json);
             var console = asJson ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
-            int[] Ints(Option<string> o) => r.GetValue(o)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(v => int.TryParse(v, out int x) ? x : throw new TailorException($"{o.Name}: '{v}' is not an integer")).ToArray();
+            int[] Ints(Option<string> o) => Cli.IntList(r.GetValue(o)!, o.Name);
             string spaceName = r.GetValue(space)!;
             var spOpts = new SpnasOptions { Width = r.GetValue(width), LayersPerStage = r.GetValue(layers), Kernels = Ints(kernels), Expansions = Ints(expansions), SearchSe = r.GetValue(searchSe) };
             var (sp, dataSpec, source) = SearchSetup.SpaceAndData(spaceName, spOpts, r.GetValue(data), "single-path search needs");

@@ -59,6 +59,7 @@ public class DonnaPipelineTests
         Assert.Equal(6, (int)s["bkd_jobs"]!);
         Assert.Equal(4, (int)s["library"]!);
         Assert.NotNull(s["predictor"]!["loo_mse"]);
+        Assert.InRange(DonnaConfig.Num(s["predictor"]!["noise_ceiling_tau"]), -1, 1);
         string searchDir = (string)s["search"]!["folder"]!;
         foreach (var file in new[] { "pareto.json", "pareto.png", "history.csv", "state.json" }) Assert.True(File.Exists(Path.Combine(searchDir, file)), file);
         foreach (var file in new[] { "summary.json", "predictor.json", "latency.jsonl", "teacher/weights.bin", "features/index.json", "bkd/b2_c1.bin" })

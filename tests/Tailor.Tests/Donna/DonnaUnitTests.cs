@@ -108,6 +108,20 @@ public class DonnaStoreTests
     }
 
     [Fact]
+    public void NoiseCeilingFallsWhenAccuraciesDifferByLessThanTheirSamplingNoise()
+    {
+        var wide = Enumerable.Range(0, 24).Select(i => 0.5 + 0.01 * i).ToList();   // 1-point steps
+        var narrow = Enumerable.Range(0, 24).Select(i => 0.5 + 0.001 * i).ToList(); // 0.1-point steps
+        double many = AccuracyPredictor.NoiseCeilingTau(wide, 100_000, 1);
+        double few = AccuracyPredictor.NoiseCeilingTau(wide, 400, 1);
+        double none = AccuracyPredictor.NoiseCeilingTau(narrow, 400, 1);
+        Assert.InRange(many, 0.97, 1.0);  // se 0.16 points << 1-point steps
+        Assert.InRange(few, 0.6, 0.92);   // se 2.5 points vs 1-point steps
+        Assert.InRange(none, 0.0, 0.35);  // se 2.5 points vs 0.1-point steps
+        Assert.Equal(few, AccuracyPredictor.NoiseCeilingTau(wide, 400, 1)); // seeded
+    }
+
+    [Fact]
     public void ConfigCutsAndDifferences()
     {
         Assert.Equal(new[] { (0, 3), (3, 6) }, DonnaConfig.ParseCuts("0,3,6")!.ToArray());

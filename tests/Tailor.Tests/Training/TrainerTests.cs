@@ -154,7 +154,7 @@ public class CheckpointTests
         var h = Checkpoint.ReadHeader(p);
         Assert.Equal(1, h.Epoch);
         Assert.Equal(s.Train.BatchCount, h.Step);
-        Assert.Equal("SGD", h.Optimizer);
+        Assert.Equal(nameof(Tailor.Training.Optimizers.KeptScalarSgd), h.Optimizer);
         Assert.Equal("hello", (string?)h.Meta!["note"]);
         Assert.Equal(s.Trainer.State.History, h.History);
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(p)!, ".*tmp*")); // atomic: no temp file left

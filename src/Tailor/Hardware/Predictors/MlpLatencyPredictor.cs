@@ -1,3 +1,4 @@
+using Tailor.Training.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -220,7 +221,7 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
         }
         if (o.Loss != "relative" && o.LinearSteps > 0)
         {
-            var lopt = optim.Adam(net.LinearParameters(), o.LearningRate * 3);
+            var lopt = new KeptScalarAdam(net.LinearParameters(), o.LearningRate * 3);
             for (int s = 0; s < o.LinearSteps; s++)
             {
                 using var step = NewDisposeScope();
@@ -237,7 +238,7 @@ public sealed class MlpLatencyPredictor : ILatencyPredictor
                 bestLoss = Loss(net.call(vx), vt!, vden!).item<float>();
                 if (RmsRel(bestLoss) < o.GoodEnough) steps = 0; // the linear term alone is exact (e.g. a table that sums per-layer costs)
             }
-        var opt = optim.Adam(net.parameters(), o.LearningRate, weight_decay: o.WeightDecay);
+        var opt = new KeptScalarAdam(net.parameters(), o.LearningRate, weight_decay: o.WeightDecay);
         for (int s = 0; s < steps; s++)
         {
             using var step = NewDisposeScope();

@@ -1,3 +1,4 @@
+using Tailor.Training.Optimizers;
 using Tailor.Models.Cells;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -54,7 +55,7 @@ public sealed class LatencyMlp : nn.Module<Tensor, Tensor>
         {
             var X = tensor(x, new long[] { rows.Length, 30 });
             var Y = ((tensor(y) - mean) / std).unsqueeze(1);
-            var opt = optim.Adam(m.parameters(), 3e-3);
+            var opt = new KeptScalarAdam(m.parameters(), 3e-3);
             var gen = new Generator((ulong)SearchRng.Mix(seed, 0x1A7));
             for (int it = 0; it < iterations; it++)
             {

@@ -34,6 +34,9 @@ public sealed class SgdMomentum
     public void Step(double lr)
     {
         using var _ = no_grad();
+        // Scalars held for the whole step: a temporary Scalar can be finalized during the native call
+        // that reads it (see Training/Optimizers/KeptScalarOptimizers.cs).
+        using Scalar sWd = WeightDecay, sMomentum = Momentum, sMinusLr = -lr;
         for (int i = 0; i < _params.Count; i++)
         {
             var p = _params[i];
@@ -42,14 +45,14 @@ public sealed class SgdMomentum
             _seen[i] = true;
             using var zero = g is null ? zeros_like(p) : null;
             g ??= zero!;
-            var d = WeightDecay != 0 ? g.add(p, alpha: WeightDecay) : g.clone();
+            var d = WeightDecay != 0 ? g.add(p, sWd) : g.clone();
             if (Momentum != 0)
             {
                 if (_buf[i] is null) _buf[i] = d.clone().DetachFromDisposeScope();
-                else _buf[i]!.mul_(Momentum).add_(d);
-                d = Nesterov ? d.add(_buf[i]!, alpha: Momentum) : _buf[i]!;
+                else _buf[i]!.mul_(sMomentum).add_(d);
+                d = Nesterov ? d.add(_buf[i]!, sMomentum) : _buf[i]!;
             }
-            p.add_(d, alpha: -lr);
+            p.add_(d, sMinusLr);
         }
     }
 

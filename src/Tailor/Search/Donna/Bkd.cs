@@ -1,3 +1,4 @@
+using Tailor.Training.Optimizers;
 using System.IO.MemoryMappedFiles;
 using System.Text.Json.Nodes;
 using Tailor.Arch;
@@ -306,7 +307,7 @@ public static class BkdTrainer
                 torch.manual_seed(SeedOf(c.Seed, n, m));
                 var mod = new CandidateBlock(space, n, space.Options[m], input);
                 mods.Add(mod);
-                opts.Add(optim.Adam(mod.parameters(), c.BkdLr));
+                opts.Add(new KeptScalarAdam(mod.parameters(), c.BkdLr));
             }
             int count = f.Count("train");
             int batch = Math.Min(c.BkdBatch, count);

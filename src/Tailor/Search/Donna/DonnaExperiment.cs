@@ -328,7 +328,8 @@ public sealed class DonnaExperiment : IDisposable
 
     // ---------------- predictor ----------------
 
-    public sealed record PredictorReport(AccuracyPredictor Predictor, AccuracyPredictor.LooResult Loo, IReadOnlyList<string> Keys, double[][] Nsr);
+    /// <param name="NoiseCeilingTau">The tau a perfect predictor could reach given the validation set's size (<see cref="AccuracyPredictor.NoiseCeilingTau"/>).</param>
+    public sealed record PredictorReport(AccuracyPredictor Predictor, AccuracyPredictor.LooResult Loo, IReadOnlyList<string> Keys, double[][] Nsr, double NoiseCeilingTau);
 
     public PredictorReport Predictor()
     {
@@ -345,10 +346,13 @@ public sealed class DonnaExperiment : IDisposable
         var p = AccuracyPredictor.Fit(x, y, Config.RidgeLambda);
         var o = p.ToJson();
         o["loo_kendall_tau"] = loo.KendallTau; o["loo_mse"] = loo.Mse; o["library"] = keys.Count;
+        o["val_images"] = Data.Val.Count;
+        double ceiling = AccuracyPredictor.NoiseCeilingTau(y, Data.Val.Count, (ulong)Config.Seed + 17);
+        o["noise_ceiling_tau"] = ceiling;
         o["loo"] = new JsonArray(keys.Select((k, i) => (JsonNode)new JsonObject { ["key"] = k, ["actual"] = loo.Actual[i], ["predicted"] = loo.Predicted[i] }).ToArray());
         Store.SetMeta("predictor", o.ToJsonString(DonnaConfig.Compact));
         AtomicFile.WriteAllText(Path.Combine(Dir, "predictor.json"), o.ToJsonString(DonnaConfig.Indented) + "\n");
-        return new PredictorReport(p, loo, keys, nsr);
+        return new PredictorReport(p, loo, keys, nsr, ceiling);
     }
 
     // ---------------- search ----------------

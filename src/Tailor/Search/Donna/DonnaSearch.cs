@@ -8,54 +8,11 @@ using Tailor.Util;
 namespace Tailor.Search.Donna;
 
 /// <summary>The block space as a search space for the multi-trial strategies: one option index per block.</summary>
-public sealed class BlockSearchSpace(BlockSpace space) : ISearchSpace<int[]>
+public sealed class BlockSearchSpace(BlockSpace space) : ChoiceVectorSpace(Enumerable.Repeat(space.Options.Count, space.BlockCount).ToArray())
 {
     public BlockSpace Space { get; } = space;
-    public string Name => "donna:" + Space.Name;
-    public double Size => Math.Pow(Space.Options.Count, Space.BlockCount);
-    public IReadOnlyList<int[]>? All => null;
-    int M => Space.Options.Count;
-
-    public int[] Sample(Rng rng) => Enumerable.Range(0, Space.BlockCount).Select(_ => rng.Next(M)).ToArray();
-
-    public int[] Mutate(int[] a, Rng rng)
-    {
-        var c = (int[])a.Clone();
-        if (M < 2) return c;
-        int n = rng.Next(c.Length);
-        int v = rng.Next(M - 1);
-        c[n] = v >= c[n] ? v + 1 : v;
-        return c;
-    }
-
-    public int[] Crossover(int[] a, int[] b, Rng rng) => a.Select((x, i) => rng.Next(2) == 0 ? x : b[i]).ToArray();
-
-    public IReadOnlyList<int[]> Neighbors(int[] a)
-    {
-        var list = new List<int[]>();
-        for (int n = 0; n < a.Length; n++)
-            for (int m = 0; m < M; m++)
-                if (m != a[n]) { var c = (int[])a.Clone(); c[n] = m; list.Add(c); }
-        return list;
-    }
-
-    public int FeatureCount => Space.BlockCount * M;
-
-    public void Encode(int[] a, Span<float> f)
-    {
-        f.Clear();
-        for (int n = 0; n < a.Length; n++) f[n * M + a[n]] = 1;
-    }
-
-    public string Key(int[] a) => string.Join('-', a);
-
-    public int[] Parse(string key)
-    {
-        var p = key.Split('-');
-        if (p.Length != Space.BlockCount) throw new TailorException($"{Name}: key '{key}' has {p.Length} blocks, expected {Space.BlockCount}");
-        return p.Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v < M ? v
-            : throw new TailorException($"{Name}: key '{key}': '{s}' is not an option index 0..{M - 1}")).ToArray();
-    }
+    public override string Name => "donna:" + Space.Name;
+    protected override string PositionName => "block";
 }
 
 /// <summary>Predicted accuracy (valid) from the block NSRs, latency measured on the target once per architecture (cached on disk).</summary>

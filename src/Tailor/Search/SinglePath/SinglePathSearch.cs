@@ -87,9 +87,8 @@ public sealed class SinglePathSearch
     {
         Directory.CreateDirectory(outDir);
         var sw = Stopwatch.StartNew();
-        var proc = Process.GetCurrentProcess();
-        var cpu0 = proc.TotalProcessorTime;
-        double Cpu() { proc.Refresh(); return (proc.TotalProcessorTime - cpu0).TotalSeconds; }
+        var cpuClock = Tailor.Util.ProcessCpuClock.Start();
+        double Cpu() => cpuClock.Seconds;
         long stepsPerEpoch = train.BatchCount;
         long total = stepsPerEpoch * Config.Epochs;
         long phase1 = (long)Math.Round(total * Config.Phase1);
@@ -178,8 +177,8 @@ public sealed class SinglePathSearch
     OptimizerHelper MakeOptimizer(IEnumerable<TorchSharp.Modules.Parameter> ps, double lr) => Config.Optimizer switch
     {
         "rmsprop-tf" => new RMSPropTF(ps, lr),
-        "sgd" => (OptimizerHelper)optim.SGD(ps, lr, momentum: 0.9),
-        "adam" => (OptimizerHelper)optim.Adam(ps, lr),
+        "sgd" => new KeptScalarSgd(ps, lr, momentum: 0.9),
+        "adam" => new KeptScalarAdam(ps, lr),
         _ => throw new TailorException($"--optimizer: '{Config.Optimizer}' is not one of rmsprop-tf, sgd, adam"),
     };
 

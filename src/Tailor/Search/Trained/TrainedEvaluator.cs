@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Tailor.Arch;
+using Tailor.Util;
 using Tailor.Training;
 
 namespace Tailor.Search.Trained;
@@ -88,8 +89,7 @@ public sealed class TrainedEvaluator : IEvaluator<int[]>
         ArchJson.Save(Build(a), archFile);
         var cfg = TrainRecipe.Config(archFile, Options.Data, Options.Subset, Options.Threads, Options.Epochs, Options.BatchSize, Options.Seed);
         cfg = cfg with { Train = cfg.Train with { BnRecalibrationBatches = Options.BnRecalibration } };
-        var proc = Process.GetCurrentProcess();
-        var cpu0 = proc.TotalProcessorTime;
+        var cpuClock = ProcessCpuClock.Start();
         var sw = Stopwatch.StartNew();
         RunSummary s;
         double valLoss;
@@ -102,8 +102,7 @@ public sealed class TrainedEvaluator : IEvaluator<int[]>
             valLoss = run.Trainer!.State.History.Where(m => m.ValAcc == s.BestValAcc).Select(m => m.ValLoss ?? double.NaN).FirstOrDefault(double.NaN);
         }
         sw.Stop();
-        proc.Refresh();
-        double cpu = (proc.TotalProcessorTime - cpu0).TotalSeconds;
+        double cpu = cpuClock.Seconds;
         Directory.Delete(dir, recursive: true);
         if (s.BestValAcc is not double acc || double.IsNaN(acc))
             throw new TailorException($"candidate {Space.Key(a)}: training produced no validation accuracy");

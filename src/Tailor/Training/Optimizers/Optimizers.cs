@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 namespace Tailor.Training.Optimizers;
 
 /// <summary>Creates the optimizers <c>tailor train --optimizer</c> offers. All are managed
-/// (<see cref="OptimizerHelper"/>) optimizers, so their state goes into checkpoints.</summary>
+/// (<see cref="OptimizerHelper"/>) optimizers, so their state goes into checkpoints, and all keep their
+/// scalars alive through native calls (<see cref="KeptScalarSgd"/>).</summary>
 public static class Optimizers
 {
     public static readonly string[] Kinds = { "sgd", "rmsprop", "rmsprop-tf", "adam" };
@@ -21,10 +22,10 @@ public static class Optimizers
         var ps = parameters.ToList();
         return c.Optimizer switch
         {
-            "sgd" => new SGD(ps, c.Lr, momentum: c.Momentum, dampening: 0, weight_decay: c.WeightDecay, nesterov: c.Nesterov, maximize: false),
-            "rmsprop" => new RMSProp(ps, c.Lr, alpha: 0.9, eps: 1e-3, weight_decay: c.WeightDecay, momentum: c.Momentum, centered: false, maximize: false),
+            "sgd" => new KeptScalarSgd(ps, c.Lr, momentum: c.Momentum, dampening: 0, weight_decay: c.WeightDecay, nesterov: c.Nesterov),
+            "rmsprop" => new KeptScalarRmsProp(ps, c.Lr, alpha: 0.9, eps: 1e-3, weight_decay: c.WeightDecay, momentum: c.Momentum, centered: false),
             "rmsprop-tf" => new RMSPropTF(ps, c.Lr, decay: 0.9, momentum: c.Momentum, eps: 1e-3, weight_decay: c.WeightDecay),
-            "adam" => new Adam(ps, c.Lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: c.WeightDecay, amsgrad: false, maximize: false),
+            "adam" => new KeptScalarAdam(ps, c.Lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: c.WeightDecay, amsgrad: false),
             _ => throw new TailorException($"--optimizer '{c.Optimizer}': expected one of {string.Join(", ", Kinds)}"),
         };
     }

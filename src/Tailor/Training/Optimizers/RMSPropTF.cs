@@ -39,16 +39,18 @@ public sealed class RMSPropTF : OptimizerHelper, optim.IMomentum
     {
         var o = group.Options;
         double lr = o.LearningRate!.Value, decay = o.decay!.Value, momentum = o.momentum!.Value, eps = o.eps!.Value, wd = o.weight_decay!.Value;
+        // Scalars held for the whole step (see KeptScalarOptimizers.cs for why).
+        using Scalar sWd = wd, sDecay = decay, sOneMinusDecay = 1 - decay, sEps = eps, sMomentum = momentum, sLr = lr;
         foreach (var p in group.Parameters)
         {
             var grad = p.grad;
             if (grad is null) continue;
             var st = (State)_state[p.Handle];
             st.step += 1;
-            if (wd != 0) grad = grad.add(p, alpha: wd);
-            st.square_avg.mul_(decay).addcmul_(grad, grad, value: 1 - decay);
-            var denom = st.square_avg.add(eps).sqrt_();
-            st.momentum_buffer.mul_(momentum).addcdiv_(grad, denom, value: lr);
+            if (wd != 0) grad = grad.add(p, sWd);
+            st.square_avg.mul_(sDecay).addcmul_(grad, grad, sOneMinusDecay);
+            var denom = st.square_avg.add(sEps).sqrt_();
+            st.momentum_buffer.mul_(sMomentum).addcdiv_(grad, denom, sLr);
             p.sub_(st.momentum_buffer);
         }
     }, closure);
