@@ -11,7 +11,8 @@ using Google.Protobuf;
 namespace Tailor.Cli.Commands;
 
 /// <summary>What the final stage produced: the training summary (null with 0 epochs), the measured latency and the analysis of the network.</summary>
-public sealed record FinalStageResult(RunSummary? Trained, ArchLatency Measured, ArchAnalysis Analysis);
+/// <param name="Steady">How the final latency settled after the training (<see cref="SteadyMeasure"/>).</param>
+public sealed record FinalStageResult(RunSummary? Trained, ArchLatency Measured, ArchAnalysis Analysis, SteadyMeasure.Result Steady);
 
 /// <summary>
 /// The end of every architecture search command (single-path, random-train): the found network
@@ -21,9 +22,18 @@ public sealed record FinalStageResult(RunSummary? Trained, ArchLatency Measured,
 /// </summary>
 public static class FinalStage
 {
-    public static FinalStageResult Run(IAnsiConsole console, string outDir, Architecture arch, string dataSpec, int? subset, int threads,
-        int trainEpochs, int batch, int seed, bool resuming, ILatencyTarget target, MeasureOptions measure)
+    /// <summary>`--settle`: how long the final measurement may wait for the machine to come back to rest after the training.</summary>
+    public static System.CommandLine.Option<double> SettleOption() => new("--settle")
     {
+        Description = "Seconds the final latency measurement may wait for the machine to come back to rest after the training " +
+                      "(re-measured every 10 s until two medians agree within 3%; 0: measure once)",
+        DefaultValueFactory = _ => SteadyMeasure.Options.Default.MaxWait.TotalSeconds,
+    };
+
+    public static FinalStageResult Run(IAnsiConsole console, string outDir, Architecture arch, string dataSpec, int? subset, int threads,
+        int trainEpochs, int batch, int seed, bool resuming, ILatencyTarget target, MeasureOptions measure, double settleSeconds)
+    {
+        if (!(settleSeconds >= 0) || double.IsInfinity(settleSeconds)) throw new TailorException($"--settle: expected >= 0 seconds (got {settleSeconds})");
         // 4. final training from scratch (the same code as `tailor train`)
         RunSummary? trained = null;
         ConvNet? model = null;
@@ -47,14 +57,24 @@ public static class FinalStage
             string onnxPath = Path.Combine(outDir, "model.onnx");
             var proto = OnnxExport.FromConvNet(model);
             AtomicFile.WriteAllBytes(onnxPath, proto.ToByteArray());
+            // the trainer (its tensors, data, optimizer state) is not needed any more: free it before timing
+            run?.Dispose();
+            run = null;
             console.MarkupLine($"[bold]measuring[/] the decoded network on {Cli.Escape(target.Spec)}...");
-            // a busy machine at the very end must not throw away the search and the training: the median is
-            // kept and flagged (measured_settled: false) with a hint, instead of failing the whole run
-            var measured = ArchLatencies.Measure(target, arch, 1, measure, throwUnsettled: false);
+            // measured once the machine is back at rest after the training (SteadyMeasure); a busy machine at the
+            // very end must not throw away the search and the training: an unsettled median is kept and flagged
+            // (measured_settled: false) with a hint, instead of failing the whole run
+            var steady = SteadyMeasure.Run(() => ArchLatencies.Measure(target, arch, 1, measure, throwUnsettled: false),
+                SteadyMeasure.Options.Default with { MaxWait = TimeSpan.FromSeconds(settleSeconds) },
+                onMeasured: (i, ms) => console.MarkupLine($"  measurement {i}: {ms:F3} ms"));
+            var measured = steady.Latency;
+            if (!steady.Steady && steady.Medians.Count > 1)
+                console.MarkupLine($"[yellow]warning:[/] the latency kept drifting for {steady.WaitedSeconds:F0} s after the training " +
+                                   $"({string.Join(", ", steady.Medians.Select(m => m.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))} ms); the last is reported");
             if (!measured.Settled)
                 console.MarkupLine($"[yellow]warning:[/] the latency spread never settled (round-median CV {100 * measured.RoundsCv:F1}%, error {100 * measured.Error:F2}%): " +
                                    $"the machine is busy; re-measure later with: tailor latency measure --arch {Cli.Escape(Path.Combine(outDir, "arch.json"))} --target {Cli.Escape(target.Spec)}");
-            return new FinalStageResult(trained, measured, ArchAnalysis.Analyze(arch));
+            return new FinalStageResult(trained, measured, ArchAnalysis.Analyze(arch), steady);
         }
         finally { run?.Dispose(); }
     }

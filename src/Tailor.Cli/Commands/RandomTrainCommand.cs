@@ -56,6 +56,7 @@ public static class RandomTrainCommand
         var kernels = new Option<string>("--kernels") { Description = "Candidate depthwise kernels, e.g. 3,5 or 3,5,7", DefaultValueFactory = _ => "3,5" };
         var expansions = new Option<string>("--expansions") { Description = "Candidate expansion ratios, e.g. 3,6", DefaultValueFactory = _ => "3,6" };
         var maxError = new Option<double>("--max-error") { Description = "Latency measurement: accepted relative standard error of the median (raise it on a busy machine)", DefaultValueFactory = _ => MeasureOptions.Default.MaxError };
+        var settle = FinalStage.SettleOption();
         var json = Cli.JsonOption();
         var c = new Command("random-train",
             "Random search with trained evaluations, the baseline of Single-Path NAS at equal latency: samples networks whose table latency lies in the band " +
@@ -64,7 +65,7 @@ public static class RandomTrainCommand
             "Example: tailor search random-train --space spnas-fmnist --target ort-cpu --latency-fraction 0.5 --budget 20 --out runs/random")
         {
             space, data, target, latency, fraction, band, budget, budgetSeconds, evalEpochs, bnRecal, trainEpochs, batch, subset, seed, threads, output, resume, lutPath,
-            width, layers, kernels, expansions, maxError, json,
+            width, layers, kernels, expansions, maxError, settle, json,
         };
         c.SetAction(r => Cli.Run(() =>
         {
@@ -172,7 +173,7 @@ public static class RandomTrainCommand
             double predicted = best.Metrics.Latency;
 
             // 4-5. the same final stage as single-path
-            var (trained, measured, an) = FinalStage.Run(console, outDir, arch, dataSpec, subsetV, nThreads, te, bsz, seedV, resuming, tgt, measure);
+            var (trained, measured, an, steady) = FinalStage.Run(console, outDir, arch, dataSpec, subsetV, nThreads, te, bsz, seedV, resuming, tgt, measure, r.GetValue(settle));
             var cands = new JsonArray(run.Context.History.Select(e => (JsonNode)new JsonObject
             {
                 ["index"] = e.Index, ["key"] = e.Key, ["arch"] = string.Join(" ", lspace.Names(e.Arch)), ["lut_ms"] = e.Metrics.Latency,
@@ -188,6 +189,9 @@ public static class RandomTrainCommand
                 ["measured_ms"] = measured.MedianMs,
                 ["measured_iqr_ms"] = measured.IqrMs,
                     ["measured_settled"] = measured.Settled,
+                    ["measured_first_ms"] = steady.Medians[0],
+                    ["measured_wait_seconds"] = steady.WaitedSeconds,
+                    ["measured_steady"] = steady.Steady,
                 ["lut_error"] = predicted / targetMs!.Value - 1,
                 ["measured_error"] = measured.MedianMs / targetMs.Value - 1,
                 ["test_acc"] = trained?.TestAcc,

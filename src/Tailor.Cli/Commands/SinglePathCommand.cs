@@ -50,6 +50,7 @@ public static class SinglePathCommand
         var formula = new Option<string?>("--formula") { Description = "Runtime model: paper (k{3,5} x e{3,6} only) or exact; default: paper where it applies" };
         var eta = new Option<double>("--eta") { Description = "Step of the lambda controller", DefaultValueFactory = _ => 0.01 };
         var maxError = new Option<double>("--max-error") { Description = "Latency measurement: accepted relative standard error of the median (raise it on a busy machine)", DefaultValueFactory = _ => MeasureOptions.Default.MaxError };
+        var settle = FinalStage.SettleOption();
         var json = Cli.JsonOption();
         var c = new Command("single-path",
             "Single-Path NAS (Stamoulis et al. 2019): one superkernel supernet, differentiable runtime from a latency table measured on --target, " +
@@ -58,7 +59,7 @@ public static class SinglePathCommand
             "Example: tailor search single-path --space spnas-fmnist --data fashion-mnist --target ort-cpu --latency-ms 1.5 --epochs 4 --out runs/spnas")
         {
             space, data, target, latency, fraction, lambda, epochs, trainEpochs, batch, lr, optimizer, subset, seed, threads, output, resume, lutPath,
-            width, layers, kernels, expansions, searchSe, norm, faithful, formula, eta, maxError, json,
+            width, layers, kernels, expansions, searchSe, norm, faithful, formula, eta, maxError, settle, json,
         };
         c.SetAction(r => Cli.Run(() =>
         {
@@ -128,7 +129,7 @@ public static class SinglePathCommand
 
             // 4-5. final training from scratch, ONNX export, measurement (shared with random-train)
             int te = r.GetValue(trainEpochs);
-            var (trained, measured, an) = FinalStage.Run(console, outDir, res.Arch, dataSpec, r.GetValue(subset), nThreads, te, cfg.BatchSize, cfg.Seed, resuming, tgt, measure);
+            var (trained, measured, an, steady) = FinalStage.Run(console, outDir, res.Arch, dataSpec, r.GetValue(subset), nThreads, te, cfg.BatchSize, cfg.Seed, resuming, tgt, measure, r.GetValue(settle));
             {
                 var summary = new JsonObject
                 {
@@ -139,6 +140,9 @@ public static class SinglePathCommand
                     ["measured_ms"] = measured.MedianMs,
                     ["measured_iqr_ms"] = measured.IqrMs,
                     ["measured_settled"] = measured.Settled,
+                    ["measured_first_ms"] = steady.Medians[0],
+                    ["measured_wait_seconds"] = steady.WaitedSeconds,
+                    ["measured_steady"] = steady.Steady,
                     ["lut_error"] = cfg.TargetMs is double t1 ? res.PredictedMs / t1 - 1 : null,
                     ["measured_error"] = cfg.TargetMs is double t2 ? measured.MedianMs / t2 - 1 : null,
                     ["test_acc"] = trained?.TestAcc,

@@ -180,3 +180,39 @@ public class WidthFitTests
         Assert.Throws<TailorException>(() => WidthFit.Fit(t, Mbv2, -1, 0.2, 0.3, Quick));
     }
 }
+
+public class SteadyMeasureTests
+{
+    static Func<ArchLatency> Sequence(params double[] ms)
+    {
+        int i = 0;
+        return () => new ArchLatency { MedianMs = ms[Math.Min(i++, ms.Length - 1)] };
+    }
+
+    [Fact]
+    public void WaitsUntilTwoMediansAgreeAndKeepsTheLatest()
+    {
+        var slept = new List<TimeSpan>();
+        // right after training: slow, recovering, then at rest
+        var r = SteadyMeasure.Run(Sequence(0.53, 0.49, 0.45, 0.44, 0.30), SteadyMeasure.Options.Default, slept.Add);
+        Assert.True(r.Steady);
+        Assert.Equal(new[] { 0.53, 0.49, 0.45, 0.44 }, r.Medians);
+        Assert.Equal(0.44, r.Latency.MedianMs);
+        Assert.Equal(30, r.WaitedSeconds, 9);
+        Assert.Equal(3, slept.Count);
+    }
+
+    [Fact]
+    public void GivesUpAfterMaxWaitAndSaysSo()
+    {
+        var o = SteadyMeasure.Options.Default with { MaxWait = TimeSpan.FromSeconds(20) };
+        var r = SteadyMeasure.Run(Sequence(0.6, 0.5, 0.4, 0.3), o, _ => { });
+        Assert.False(r.Steady);
+        Assert.Equal(3, r.Medians.Count);
+        Assert.Equal(0.4, r.Latency.MedianMs);
+        // no wait allowed: one measurement, reported as is
+        var once = SteadyMeasure.Run(Sequence(0.6, 0.5), SteadyMeasure.Options.Default with { MaxWait = TimeSpan.Zero }, _ => throw new Exception("must not sleep"));
+        Assert.Single(once.Medians);
+        Assert.Equal(0.6, once.Latency.MedianMs);
+    }
+}

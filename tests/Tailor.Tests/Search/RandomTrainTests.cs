@@ -45,7 +45,7 @@ public class RandomTrainTests
         SpaceArgs.Concat(new[]
         {
             "--lut", LutFile.Value, "--target", "ort-cpu", "--latency-fraction", "0.5", "--subset", "600", "--budget", budget.ToString(),
-            "--eval-epochs", "1", "--train-epochs", trainEpochs.ToString(), "--batch", "64", "--threads", "1", "--max-error", "1000000", "--out", outDir,
+            "--eval-epochs", "1", "--train-epochs", trainEpochs.ToString(), "--batch", "64", "--threads", "1", "--max-error", "1000000", "--settle", "0", "--out", outDir,
         }).Concat(more).Prepend("random-train").Prepend("search").ToArray();
 
     [Fact]
@@ -165,7 +165,7 @@ public class RandomTrainTests
         var (code, stdout, err) = CliInProcess.Run(SpaceArgs.Concat(new[]
         {
             "--lut", LutFile.Value, "--latency-fraction", "0.5", "--epochs", "1", "--subset", "600", "--train-epochs", "1", "--batch", "64",
-            "--threads", "1", "--max-error", "1000000", "--out", dir, "--json",
+            "--threads", "1", "--max-error", "1000000", "--settle", "0", "--out", dir, "--json",
         }).Prepend("single-path").Prepend("search").ToArray());
         Assert.True(code == 0, err);
         var s = JsonNode.Parse(stdout)!.AsObject();
