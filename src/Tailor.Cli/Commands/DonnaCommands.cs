@@ -65,25 +65,25 @@ public static class DonnaCommands
     /// <summary>`tailor search donna`: the whole pipeline.</summary>
     public static Command SearchDonna()
     {
-        var data = new Option<string>("--data") { Description = $"Dataset ({Datasets.SpecHelp})", DefaultValueFactory = _ => "cifar10" };
+        var data = new Option<string>("--data") { Description = $"Dataset ({Datasets.SpecHelp})", DefaultValueFactory = _ => Defaults.Data };
         var subset = new Option<int?>("--subset") { Description = "Use only this many training images (stratified, by seed); 0: all", DefaultValueFactory = _ => 4000 };
         var valSplit = new Option<string>("--val-split") { Description = "Held-out share of the training images (block NSR, library accuracy)", DefaultValueFactory = _ => Defaults.ValSplit };
         var seed = new Option<int>("--seed") { Description = "Seed of the experiment (splits, teacher, BKD, library)", DefaultValueFactory = _ => 0 };
-        var teacher = new Option<string>("--teacher") { Description = "Reference network (zoo:NAME or an architecture JSON), trained with tailor train's code", DefaultValueFactory = _ => "zoo:mobilenet_v2" };
-        var teacherWidth = new Option<double>("--teacher-width") { Description = "Width multiplier of the reference network", DefaultValueFactory = _ => 1.0 };
+        var teacher = new Option<string>("--teacher") { Description = "Reference network (zoo:NAME or an architecture JSON), trained with tailor train's code", DefaultValueFactory = _ => Defaults.Teacher };
+        var teacherWidth = new Option<double>("--teacher-width") { Description = "Width multiplier of the reference network", DefaultValueFactory = _ => Defaults.TeacherWidth };
         var teacherEpochs = new Option<int>("--teacher-epochs") { Description = "Epochs of the teacher's training", DefaultValueFactory = _ => Defaults.TeacherEpochs };
         var teacherRun = new Option<string?>("--teacher-run") { Description = "Use a finished `tailor train` run (its arch.json and weights.bin) as the teacher" };
         var cuts = new Option<string?>("--cuts") { Description = "Block boundaries as reference-block indices, e.g. 0,3,6,13,17 (default: cut at every stride-2 block)" };
-        var skipFirst = new Option<int>("--skip-first") { Description = "Without --cuts: reference blocks kept fixed before the first DONNA block", DefaultValueFactory = _ => 1 };
-        var teacherLr = new Option<double>("--teacher-lr") { Description = "SGD learning rate of the teacher (cosine, half an epoch of warm-up)", DefaultValueFactory = _ => 0.02 };
+        var skipFirst = new Option<int>("--skip-first") { Description = "Without --cuts: reference blocks kept fixed before the first DONNA block", DefaultValueFactory = _ => Defaults.SkipFirst };
+        var teacherLr = new Option<double>("--teacher-lr") { Description = "SGD learning rate of the teacher (cosine, half an epoch of warm-up)", DefaultValueFactory = _ => Defaults.TeacherLr };
         var grid = new Option<string?>("--grid") { Description = "Candidate grid per block, e.g. \"kernels=3,5,7;expansions=2,3,4,6;depths=1,2,3,4;se=0,1;acts=relu,swish;widths=0.5,0.75,1\" (default: small, 16 per block)" };
         var bkdImages = new Option<int>("--bkd-images") { Description = "Training images of blockwise distillation", DefaultValueFactory = _ => Defaults.BkdImages };
-        var bkdEpochs = new Option<int>("--bkd-epochs") { Description = "Epochs of blockwise distillation", DefaultValueFactory = _ => 4 };
-        var bkdLr = new Option<double>("--bkd-lr") { Description = "Adam learning rate of blockwise distillation", DefaultValueFactory = _ => 0.003 };
-        var libSize = new Option<int>("--library-size") { Description = "Architectures finetuned for the accuracy predictor", DefaultValueFactory = _ => 24 };
+        var bkdEpochs = new Option<int>("--bkd-epochs") { Description = "Epochs of blockwise distillation", DefaultValueFactory = _ => Defaults.BkdEpochs };
+        var bkdLr = new Option<double>("--bkd-lr") { Description = "Adam learning rate of blockwise distillation", DefaultValueFactory = _ => Defaults.BkdLr };
+        var libSize = new Option<int>("--library-size") { Description = "Architectures finetuned for the accuracy predictor", DefaultValueFactory = _ => Defaults.LibrarySize };
         var libEpochs = new Option<int>("--library-epochs") { Description = "Epochs of each library finetune", DefaultValueFactory = _ => Defaults.LibraryEpochs };
-        var bnRecal = new Option<int>("--bn-recalibrate") { Description = "Recompute BatchNorm statistics over this many training batches before every library and finetune evaluation (0: off)", DefaultValueFactory = _ => 20 };
-        var libImages = new Option<int>("--library-images") { Description = "Training images of each library finetune", DefaultValueFactory = _ => Defaults.LibraryImages ?? 3200 };
+        var bnRecal = new Option<int>("--bn-recalibrate") { Description = "Recompute BatchNorm statistics over this many training batches before every library and finetune evaluation (0: off)", DefaultValueFactory = _ => Defaults.BnRecalibration };
+        var libImages = new Option<int>("--library-images") { Description = "Training images of each library finetune (0: the whole training split)", DefaultValueFactory = _ => Defaults.LibraryImages ?? 0 };
         var target = new Option<string>("--target") { Description = "Latency target device: ort-cpu[:threads=N] or torch-cpu[:threads=N]", DefaultValueFactory = _ => "ort-cpu" };
         var latency = new Option<double?>("--latency-ms") { Description = "Latency limit in ms (constraint of the search)" };
         var population = new Option<int>("--population") { Description = "NSGA-II population", DefaultValueFactory = _ => 16 };
@@ -113,7 +113,7 @@ public static class DonnaCommands
                 Data = r.GetValue(data)!, Subset = r.GetValue(subset) is int sub && sub > 0 ? sub : null, ValSplit = r.GetValue(valSplit)!, Seed = r.GetValue(seed),
                 Teacher = r.GetValue(teacher)!, TeacherWidth = r.GetValue(teacherWidth), TeacherEpochs = r.GetValue(teacherEpochs), TeacherRun = r.GetValue(teacherRun),
                 TeacherLr = r.GetValue(teacherLr), SkipFirst = r.GetValue(skipFirst), Cuts = r.GetValue(cuts), Grid = r.GetValue(grid), BkdImages = r.GetValue(bkdImages), BkdEpochs = r.GetValue(bkdEpochs), BkdLr = r.GetValue(bkdLr),
-                LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibraryImages = r.GetValue(libImages), BnRecalibration = r.GetValue(bnRecal),
+                LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibraryImages = r.GetValue(libImages) is int lim && lim != 0 ? lim : null, BnRecalibration = r.GetValue(bnRecal),
             };
             var tgt = LatencyTargets.Parse(r.GetValue(target)!);
             if (r.GetValue(latency) is double lt && !(lt > 0)) throw new TailorException($"--latency-ms: expected > 0 (got {lt})");

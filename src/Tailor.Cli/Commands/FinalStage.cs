@@ -12,7 +12,20 @@ namespace Tailor.Cli.Commands;
 
 /// <summary>What the final stage produced: the training summary (null with 0 epochs), the measured latency and the analysis of the network.</summary>
 /// <param name="Steady">How the final latency settled after the training (<see cref="SteadyMeasure"/>).</param>
-public sealed record FinalStageResult(RunSummary? Trained, ArchLatency Measured, ArchAnalysis Analysis, SteadyMeasure.Result Steady);
+public sealed record FinalStageResult(RunSummary? Trained, ArchLatency Measured, ArchAnalysis Analysis, SteadyMeasure.Result Steady)
+{
+    /// <summary>The measurement's fields of a search summary (measured_ms, its spread and how it settled), inserted after <paramref name="after"/>.</summary>
+    public void InsertMeasured(System.Text.Json.Nodes.JsonObject summary, string after)
+    {
+        int at = summary.IndexOf(after) + 1;
+        foreach (var (key, value) in new (string, System.Text.Json.Nodes.JsonNode?)[]
+        {
+            ("measured_ms", Measured.MedianMs), ("measured_iqr_ms", Measured.IqrMs), ("measured_settled", Measured.Settled),
+            ("measured_first_ms", Steady.Medians[0]), ("measured_wait_seconds", Steady.WaitedSeconds), ("measured_steady", Steady.Steady),
+        })
+            summary.Insert(at++, key, value);
+    }
+}
 
 /// <summary>
 /// The end of every architecture search command (single-path, random-train): the found network

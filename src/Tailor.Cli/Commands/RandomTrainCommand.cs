@@ -173,7 +173,8 @@ public static class RandomTrainCommand
             double predicted = best.Metrics.Latency;
 
             // 4-5. the same final stage as single-path
-            var (trained, measured, an, steady) = FinalStage.Run(console, outDir, arch, dataSpec, subsetV, nThreads, te, bsz, seedV, resuming, tgt, measure, r.GetValue(settle));
+            var final = FinalStage.Run(console, outDir, arch, dataSpec, subsetV, nThreads, te, bsz, seedV, resuming, tgt, measure, r.GetValue(settle));
+            var (trained, measured, an, _) = final;
             var cands = new JsonArray(run.Context.History.Select(e => (JsonNode)new JsonObject
             {
                 ["index"] = e.Index, ["key"] = e.Key, ["arch"] = string.Join(" ", lspace.Names(e.Arch)), ["lut_ms"] = e.Metrics.Latency,
@@ -186,12 +187,6 @@ public static class RandomTrainCommand
                 ["target_ms"] = targetMs,
                 ["band"] = bandV,
                 ["predicted_ms"] = predicted,
-                ["measured_ms"] = measured.MedianMs,
-                ["measured_iqr_ms"] = measured.IqrMs,
-                    ["measured_settled"] = measured.Settled,
-                    ["measured_first_ms"] = steady.Medians[0],
-                    ["measured_wait_seconds"] = steady.WaitedSeconds,
-                    ["measured_steady"] = steady.Steady,
                 ["lut_error"] = predicted / targetMs!.Value - 1,
                 ["measured_error"] = measured.MedianMs / targetMs.Value - 1,
                 ["test_acc"] = trained?.TestAcc,
@@ -214,10 +209,11 @@ public static class RandomTrainCommand
                 {
                     ["band"] = bandV, ["budget"] = nBudget, ["budget_seconds"] = budgetS, ["eval_epochs"] = ee, ["bn_recalibrate"] = r.GetValue(bnRecal), ["train_epochs"] = te, ["batch_size"] = bsz,
                     ["subset"] = subsetV, ["seed"] = seedV, ["target_ms"] = targetMs, ["optimizer"] = "sgd", ["lr"] = 0.05 * bsz / 128.0, ["schedule"] = "cosine", ["val_split"] = "0.1",
-                    ["strategy"] = "random", ["lut"] = r.GetValue(lutPath) ?? Path.Combine(outDir, "lut.json"),
+                    ["strategy"] = "random", ["lut"] = SearchSetup.LutFile(r.GetValue(lutPath), outDir),
                 },
                 ["versions"] = TrainingRun.Versions(), ["machine"] = MachineInfo.Current.ToString(), ["device"] = "cpu",
             };
+            final.InsertMeasured(summary, "predicted_ms");
             AtomicFile.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(Cli.JsonOptions) + "\n");
             if (asJson) { Console.Out.WriteLine(summary.ToJsonString(Cli.JsonOptions)); return 0; }
             var t = new Table().Title("Random search (trained evaluations)").AddColumns("", "");

@@ -25,10 +25,13 @@ public static class SearchSetup
         return (sp, dataSpec, source);
     }
 
+    /// <summary>The latency table's file: --lut, else --out/lut.json.</summary>
+    public static string LutFile(string? lutPath, string outDir) => lutPath ?? Path.Combine(outDir, "lut.json");
+
     /// <summary>The table given by --lut (it must exist), else --out/lut.json: loaded when there (--resume), measured and saved once otherwise.</summary>
     public static Lut LoadOrBuildLut(IAnsiConsole console, string? lutPath, string outDir, LayeredSpace sp, ILatencyTarget tgt, MeasureOptions measure)
     {
-        string lutFile = lutPath ?? Path.Combine(outDir, "lut.json");
+        string lutFile = LutFile(lutPath, outDir);
         if (File.Exists(lutFile)) return Lut.Load(lutFile, sp, sp.Input, tgt);
         if (lutPath != null) throw new TailorException($"--lut {lutFile}: file not found");
         console.MarkupLine($"[bold]measuring the latency table[/] of {sp.Name} on {Cli.Escape(tgt.Spec)} (once; reused on --resume)");

@@ -129,7 +129,8 @@ public static class SinglePathCommand
 
             // 4-5. final training from scratch, ONNX export, measurement (shared with random-train)
             int te = r.GetValue(trainEpochs);
-            var (trained, measured, an, steady) = FinalStage.Run(console, outDir, res.Arch, dataSpec, r.GetValue(subset), nThreads, te, cfg.BatchSize, cfg.Seed, resuming, tgt, measure, r.GetValue(settle));
+            var final = FinalStage.Run(console, outDir, res.Arch, dataSpec, r.GetValue(subset), nThreads, te, cfg.BatchSize, cfg.Seed, resuming, tgt, measure, r.GetValue(settle));
+            var (trained, measured, an, _) = final;
             {
                 var summary = new JsonObject
                 {
@@ -137,12 +138,6 @@ public static class SinglePathCommand
                     ["target_ms"] = cfg.TargetMs,
                     ["lambda"] = res.Lambda,
                     ["predicted_ms"] = res.PredictedMs,
-                    ["measured_ms"] = measured.MedianMs,
-                    ["measured_iqr_ms"] = measured.IqrMs,
-                    ["measured_settled"] = measured.Settled,
-                    ["measured_first_ms"] = steady.Medians[0],
-                    ["measured_wait_seconds"] = steady.WaitedSeconds,
-                    ["measured_steady"] = steady.Steady,
                     ["lut_error"] = cfg.TargetMs is double t1 ? res.PredictedMs / t1 - 1 : null,
                     ["measured_error"] = cfg.TargetMs is double t2 ? measured.MedianMs / t2 - 1 : null,
                     ["test_acc"] = trained?.TestAcc,
@@ -160,6 +155,7 @@ public static class SinglePathCommand
                     ["config"] = JsonSerializer.SerializeToNode(cfg, new JsonSerializerOptions { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } }),
                     ["versions"] = TrainingRun.Versions(), ["machine"] = MachineInfo.Current.ToString(), ["device"] = "cpu",
                 };
+                final.InsertMeasured(summary, "predicted_ms");
                 AtomicFile.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(Cli.JsonOptions) + "\n");
                 if (asJson) { Console.Out.WriteLine(summary.ToJsonString(Cli.JsonOptions)); return 0; }
                 var t = new Table().Title("Single-Path NAS").AddColumns("", "");

@@ -179,6 +179,12 @@ public class RandomTrainTests
         Assert.True(cpu > 0, $"search_cpu_seconds {cpu}");
         Assert.Equal(cpu, (double)s["search_compute_seconds"]!, 6);
         Assert.True((bool)s["measured_settled"]!);
+        // the measurement's fields follow the prediction, in this order; --settle 0: measured once, no wait
+        var keys = s.Select(kv => kv.Key).ToList();
+        int at = keys.IndexOf("predicted_ms");
+        Assert.Equal(new[] { "measured_ms", "measured_iqr_ms", "measured_settled", "measured_first_ms", "measured_wait_seconds", "measured_steady" }, keys.Skip(at + 1).Take(6));
+        Assert.Equal((double)s["measured_ms"]!, (double)s["measured_first_ms"]!);
+        Assert.Equal(0, (double)s["measured_wait_seconds"]!);
         foreach (var f in new[] { "arch.json", "model.onnx", "search.csv", Path.Combine("train", "weights.bin") })
             Assert.True(File.Exists(Path.Combine(dir, f)), f);
         AssertFinalRecipe(dir, batch: 64, epochs: 1, seed: 0, subset: 600);

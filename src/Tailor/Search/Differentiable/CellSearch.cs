@@ -576,6 +576,7 @@ public sealed class CellSearch : IDisposable
         if (_out == null) return;
         string dir = Path.Combine(_out, CheckpointDir);
         Directory.CreateDirectory(dir);
+        using var scope = NewDisposeScope(); // frees the temporaries State() makes ("seen"); module tensors are not in it
         var tensors = new List<(string, Tensor)>();
         foreach (var (name, t) in Net.state_dict()) tensors.Add(("net." + name, t));
         for (int g = 0; g < Arch.Alphas.Length; g++) tensors.Add(("alpha." + Arch.Names[g], Arch.Alphas[g]));
