@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""NAS-Bench-201 results table over seeds from runs/cells/<method>-s<seed>/summary.json (bench/README.md)."""
+"""NAS-Bench-201 results table over seeds from runs/cells/<method>-s<seed>/summary.json or bench/cells/results/<name>-s<seed>.summary.json (bench/README.md)."""
 import glob, json, os, statistics, sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else "runs/cells"
 rows = {}
-for f in sorted(glob.glob(os.path.join(root, "*-s*", "summary.json"))):
-    name = os.path.basename(os.path.dirname(f)).rsplit("-s", 1)[0]
+# run folders (runs/cells/<method>-s<seed>/summary.json) or the copies kept in bench/cells/results (<name>-s<seed>.summary.json)
+files = [(f, os.path.basename(os.path.dirname(f))) for f in glob.glob(os.path.join(root, "*-s*", "summary.json"))]
+files += [(f, os.path.basename(f)[:-len(".summary.json")]) for f in glob.glob(os.path.join(root, "*-s*.summary.json"))]
+for f, run in sorted(files, key=lambda x: x[1]):
+    name = run.rsplit("-s", 1)[0]
     d = json.load(open(f))
     rows.setdefault(name, []).append(d)
 

@@ -78,6 +78,11 @@ public static class CellSearchCommands
         var second = new Option<bool>("--second-order") { Description = "DARTS second order: virtual step (with the weight optimizer's momentum and weight decay) and finite-difference Hessian-vector product" };
         var tauMax = new Option<double>("--tau-max") { Description = "Gumbel temperature at the first epoch", DefaultValueFactory = _ => 10 };
         var tauMin = new Option<double>("--tau-min") { Description = "Gumbel temperature at the last epoch (linear anneal)", DefaultValueFactory = _ => 0.1 };
+        var gumbelGrad = new Option<string>("--gumbel-grad")
+        {
+            Description = "Alpha's gradient on a sampled edge: gdas (GDAS's own estimator: the ops not sampled get the zero-valued straight-through weight too) or sampled (only the sampled ops)",
+            DefaultValueFactory = _ => new CellSearchOptions().GumbelGrad,
+        };
         var k = new Option<int>("--k") { Description = "Ops (mutually exclusive sub-graphs) per edge and step", DefaultValueFactory = _ => 2 };
         var dropblock = new Option<double>("--dropblock") { Description = "Dropblock-Identity: DropBlock rate on skip_connect outputs while training", DefaultValueFactory = _ => 0.1 };
         var distill = new Option<double>("--distill") { Description = "Supernet-guided distillation weight (teacher: the full softmax(alpha) supernet, no graph)", DefaultValueFactory = _ => 0 };
@@ -92,8 +97,8 @@ public static class CellSearchCommands
         switch (method)
         {
             case "darts": cmd.Options.Add(second); break;
-            case "gdas": cmd.Options.Add(tauMax); cmd.Options.Add(tauMin); break;
-            case "msg-das": cmd.Options.Add(k); cmd.Options.Add(dropblock); cmd.Options.Add(distill); cmd.Options.Add(tauMax); cmd.Options.Add(tauMin); break;
+            case "gdas": cmd.Options.Add(tauMax); cmd.Options.Add(tauMin); cmd.Options.Add(gumbelGrad); break;
+            case "msg-das": cmd.Options.Add(k); cmd.Options.Add(dropblock); cmd.Options.Add(distill); cmd.Options.Add(tauMax); cmd.Options.Add(tauMin); cmd.Options.Add(gumbelGrad); break;
             case "darts-pt": cmd.Options.Add(fix); cmd.Options.Add(tune); cmd.Options.Add(order); cmd.Options.Add(evalB); cmd.Options.Add(second); break;
             case "hdas": cmd.Options.Add(hStage); cmd.Options.Add(hMax); cmd.Options.Add(hWin); cmd.Options.Add(hLam); cmd.Options.Add(second); break;
         }
@@ -108,6 +113,7 @@ public static class CellSearchCommands
                 LatencyLambda = r.GetValue(c.LatencyLambda), LatencyColumn = Nb201Table.LatencyName(r.GetValue(c.LatencyColumn)!),
                 SecondOrder = method is "darts" or "darts-pt" or "hdas" && r.GetValue(second),
                 TauMax = method is "gdas" or "msg-das" ? r.GetValue(tauMax) : 10, TauMin = method is "gdas" or "msg-das" ? r.GetValue(tauMin) : 0.1,
+                GumbelGrad = method is "gdas" or "msg-das" ? r.GetValue(gumbelGrad)! : new CellSearchOptions().GumbelGrad,
                 K = method == "msg-das" ? r.GetValue(k) : 2, DropBlock = method == "msg-das" ? r.GetValue(dropblock) : 0.1, Distill = method == "msg-das" ? r.GetValue(distill) : 0,
                 FixAlpha = method == "darts-pt" && r.GetValue(fix), PtTuneSteps = method == "darts-pt" ? r.GetValue(tune) : 10,
                 WarmupEpochs = r.GetValue(c.Warmup) ?? Math.Min(DefaultWarmup(method), (r.GetValue(c.Epochs) ?? DefaultEpochs(method)) / 3),

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spectre.Console;
+using Tailor.Arch;
 using Tailor.Data;
 using Tailor.Hardware.Latency;
 using Tailor.Search.Donna;
@@ -191,10 +192,11 @@ public static class DonnaCommands
     /// <summary>`tailor donna ...`: work on an experiment's jobs.</summary>
     public static Command Donna()
     {
-        var cmd = new Command("donna", "Work on a DONNA experiment's jobs: run BKD jobs (several processes may share the queue), show the status, finetune architectures.");
+        var cmd = new Command("donna", "Work on a DONNA experiment's jobs: run BKD jobs (several processes may share the queue), show the status, finetune architectures, export one as an architecture JSON.");
         cmd.Subcommands.Add(Bkd());
         cmd.Subcommands.Add(Status());
         cmd.Subcommands.Add(Finetune());
+        cmd.Subcommands.Add(Export());
         return cmd;
     }
 
@@ -283,6 +285,63 @@ public static class DonnaCommands
         return c;
     }
 
+    /// <summary>The Pareto front of search folder <paramref name="searchFolder"/> of the experiment (ordered by latency).</summary>
+    static List<FrontPoint> ReadFront(DonnaExperiment e, string searchFolder)
+    {
+        string pj = Path.Combine(e.Dir, "search", searchFolder, "pareto.json");
+        if (!File.Exists(pj)) throw new TailorException($"--search {searchFolder}: {pj} not found (searches: {string.Join(", ", Directory.Exists(Path.Combine(e.Dir, "search")) ? Directory.GetDirectories(Path.Combine(e.Dir, "search")).Select(Path.GetFileName) : Array.Empty<string>())})");
+        try { return JsonNode.Parse(File.ReadAllText(pj))!["front"].Deserialize<List<FrontPoint>>(DonnaConfig.Json)!; }
+        catch (Exception x) when (x is JsonException or NullReferenceException) { throw new TailorException($"{pj}: corrupt Pareto front ({x.Message.Split('\n')[0]})"); }
+    }
+
+    /// <summary>`tailor donna export`: one architecture of the space as an IR file, for tailor train / export onnx / latency measure.</summary>
+    static Command Export()
+    {
+        var exp = ExperimentOption();
+        var arch = new Option<string?>("--arch") { Description = "Architecture key (option index per block, e.g. 0-5-10-15)" };
+        var search = new Option<string?>("--search") { Description = "A search folder name under <experiment>/search: export the front point of highest predicted accuracy (within --latency-ms)" };
+        var limit = new Option<double?>("--latency-ms") { Description = "With --search: only front points whose measured latency is at most this" };
+        var output = new Option<string>("--out") { Description = "Architecture JSON to write", Required = true };
+        var json = Cli.JsonOption();
+        var c = new Command("export", "Writes one architecture of the experiment's block space as an architecture JSON (the IR: teacher stem and head, the chosen blocks), " +
+                                      "for tailor train, tailor export onnx or tailor latency measure.\n" +
+                                      "Example: tailor donna export --experiment runs/donna --search ort-cpu-0.15ms-ab12cd34 --latency-ms 0.15 --out best.json")
+        { exp, arch, search, limit, output, json };
+        c.SetAction(r => Cli.Run(() =>
+        {
+            if ((r.GetValue(arch) == null) == (r.GetValue(search) == null)) throw new TailorException("give exactly one of --arch and --search");
+            if (r.GetValue(limit) != null && r.GetValue(search) == null) throw new TailorException("--latency-ms applies with --search only");
+            using var e = DonnaExperiment.Open(r.GetValue(exp)!, null);
+            var ss = new BlockSearchSpace(e.Space);
+            FrontPoint? point = null;
+            int[] choice;
+            if (r.GetValue(search) is string sf)
+            {
+                var front = ReadFront(e, sf);
+                double lim = r.GetValue(limit) ?? double.PositiveInfinity;
+                point = front.Where(p => p.LatencyMs <= lim).OrderByDescending(p => p.PredictedAcc).FirstOrDefault()
+                    ?? throw new TailorException($"--latency-ms {lim.ToString("R", CultureInfo.InvariantCulture)}: no point of the front of {sf} is that fast (fastest: {front.Min(p => p.LatencyMs).ToString("F3", CultureInfo.InvariantCulture)} ms)");
+                choice = ss.Parse(point.Key);
+            }
+            else choice = ss.Parse(r.GetValue(arch)!);
+            var a = e.Space.Build(choice);
+            string outFile = r.GetValue(output)!;
+            if (Path.GetDirectoryName(Path.GetFullPath(outFile)) is string d) Directory.CreateDirectory(d);
+            ArchJson.Save(a, outFile);
+            var an = ArchAnalysis.Analyze(a);
+            var o = new JsonObject
+            {
+                ["key"] = ss.Key(choice), ["blocks"] = new JsonArray(choice.Select(m => (JsonNode)e.Space.Options[m].Name).ToArray()),
+                ["predicted_acc"] = point?.PredictedAcc, ["latency_ms"] = point?.LatencyMs, ["params"] = an.Params, ["macs"] = an.Macs, ["out"] = outFile,
+            };
+            if (r.GetValue(json)) Console.Out.WriteLine(o.ToJsonString(DonnaConfig.Indented));
+            else AnsiConsole.MarkupLine($"wrote {Cli.Escape(outFile)}: {Cli.Escape(ss.Key(choice))} ({Cli.Escape(string.Join(" ", choice.Select(m => e.Space.Options[m].Name)))}), {an.Params:N0} params, {Cli.Human(an.Macs)} MACs" +
+                                        (point != null ? $", predicted {100 * point.PredictedAcc:F2}%, {F(point.LatencyMs)} ms" : ""));
+            return 0;
+        }));
+        return c;
+    }
+
     static Command Finetune()
     {
         var exp = ExperimentOption();
@@ -314,14 +373,7 @@ public static class DonnaCommands
             var ss = new BlockSearchSpace(e.Space);
             List<string> keys;
             if (r.GetValue(search) is string sf)
-            {
-                string pj = Path.Combine(e.Dir, "search", sf, "pareto.json");
-                if (!File.Exists(pj)) throw new TailorException($"--search {sf}: {pj} not found (searches: {string.Join(", ", Directory.Exists(Path.Combine(e.Dir, "search")) ? Directory.GetDirectories(Path.Combine(e.Dir, "search")).Select(Path.GetFileName) : Array.Empty<string>())})");
-                List<FrontPoint> front;
-                try { front = JsonNode.Parse(File.ReadAllText(pj))!["front"].Deserialize<List<FrontPoint>>(DonnaConfig.Json)!; }
-                catch (Exception x) when (x is JsonException or NullReferenceException) { throw new TailorException($"{pj}: corrupt Pareto front ({x.Message.Split('\n')[0]})"); }
-                keys = DonnaExperiment.Pick(front, r.GetValue(count)).Select(p => p.Key).ToList();
-            }
+                keys = DonnaExperiment.Pick(ReadFront(e, sf), r.GetValue(count)).Select(p => p.Key).ToList();
             else keys = r.GetValue(arch)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(k => ss.Key(ss.Parse(k))).ToList();
             var results = new ProgressView(console).Run(p =>
             {

@@ -66,6 +66,14 @@ public class CellCliTests
         foreach (var o in new[] { "--k", "--dropblock", "--distill", "--space", "--latency-lambda", "--latency-column", "--epochs", "--seed", "--out", "--resume" })
             Assert.Contains(msg.Options, x => x.Name == o);
         Assert.Contains("Gumbel-TopK", msg.Description);
+        var gdas = search.Subcommands.Single(c => c.Name == "gdas");
+        Assert.Contains(gdas.Options, x => x.Name == "--gumbel-grad");
+        Assert.Contains(msg.Options, x => x.Name == "--gumbel-grad");
+        string dir = Path.Combine(CellTestKit.TempDir(), "bad-grad");
+        var (bad, err) = Run(new[] { "search", "gdas", "--gumbel-grad", "reinforce", "--out", dir }.Concat(Tiny).ToArray());
+        Assert.Equal(2, bad);
+        Assert.Contains("--gumbel-grad 'reinforce': expected gdas or sampled", ErrorLine(err));
+        Assert.False(Directory.Exists(dir));
     }
 
     [Fact]

@@ -74,6 +74,45 @@ public class SupernetTests
     }
 
     [Fact]
+    public void GdasOwnEstimatorAddsTheOpsNotSampledWithValueZeroAndGradientOne()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(2);
+        var alpha = (randn(6, 5) * 0.5).requires_grad_(true);
+        const double tau = 2.0;
+        var (idx, w, others) = GumbelSampler.TopKWithOthers(alpha, 1, tau, new Generator(11));
+        Assert.All(others.data<float>().ToArray(), v => Assert.Equal(0f, v)); // zero in value
+        // d(others_e)/d(alpha) = gradient of the summed softmax of the ops not sampled (same noise, same probabilities)
+        others.sum().backward();
+        var got = alpha.grad!.data<float>().ToArray();
+        var a2 = alpha.detach().clone().requires_grad_(true);
+        var pr = nn.functional.softmax((nn.functional.log_softmax(a2, 1) + GumbelSampler.Noise(new long[] { 6, 5 }, new Generator(11))) / tau, 1);
+        var notSampled = ones(6, 5);
+        for (int e = 0; e < 6; e++) notSampled[e, idx[e][0]] = tensor(0f);
+        (pr * notSampled).sum().backward();
+        var want = a2.grad!.data<float>().ToArray();
+        for (int i = 0; i < want.Length; i++) Assert.Equal(want[i], got[i], 5);
+
+        // in the supernet the output is unchanged, and a sampled 'none' edge now passes a gradient to its alpha
+        torch.manual_seed(1);
+        using var net = new Nb201Supernet(new Nb201SupernetConfig { C = 4, N = 1 });
+        var x = randn(2, 3, 16, 16);
+        int[][] forced = { new[] { 3 }, new[] { 3 }, new[] { net.NoneOp }, new[] { 3 }, new[] { 2 }, new[] { 1 } };
+        var a3 = zeros(6, 5).requires_grad_(true);
+        var p3 = nn.functional.softmax(a3, 1);
+        var w3 = p3.gather(1, tensor(forced.Select(r => (long)r[0]).ToArray()).reshape(6, 1));
+        w3 = w3 - w3.detach() + 1;
+        var st = p3 - p3.detach();
+        var o3 = st.sum(1) - st.gather(1, tensor(forced.Select(r => (long)r[0]).ToArray()).reshape(6, 1)).sum(1);
+        var yPlain = net.Forward(x, new[] { CellPlan.Sampled(forced, w3, net.NoneOp) });
+        var yGdas = net.Forward(x, new[] { CellPlan.Sampled(forced, w3, net.NoneOp, o3) });
+        Assert.Equal(0, (yPlain - yGdas).abs().max().item<float>(), 6);
+        yGdas.sum().backward();
+        var g3 = a3.grad!.data<float>().ToArray();
+        Assert.True(Enumerable.Range(0, 5).Any(o => g3[2 * 5 + o] != 0), "the sampled-'none' edge gets a gradient from its ops not sampled");
+    }
+
+    [Fact]
     public void GumbelTopKDrawsKDistinctOpsWithSoftmaxFrequencies()
     {
         using var scope = NewDisposeScope();

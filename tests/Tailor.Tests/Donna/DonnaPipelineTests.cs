@@ -77,6 +77,24 @@ public class DonnaPipelineTests
         var png = File.ReadAllBytes(Path.Combine(searchDir, "pareto.png"));
         Assert.Equal(0x89, png[0]);
 
+        // 1b. a front point as an architecture JSON: the most accurate one within a latency limit, the same network as its key
+        string best = Path.Combine(f.Root, "best.json"), byKey = Path.Combine(f.Root, "bykey.json");
+        double limit = lat[0] + 1e-9;
+        (code, stdout, stderr) = Run("donna", "export", "--experiment", exp, "--search", Path.GetFileName(searchDir), "--latency-ms", limit.ToString("R", System.Globalization.CultureInfo.InvariantCulture), "--out", best, "--json");
+        Assert.True(code == 0, stderr);
+        var ex = JsonNode.Parse(stdout)!;
+        Assert.Equal((string)front[0]!["key"]!, (string)ex["key"]!); // only the fastest point is within the limit
+        Assert.Equal((double)front[0]!["predicted_acc"]!, (double)ex["predicted_acc"]!);
+        (code, _, stderr) = Run("donna", "export", "--experiment", exp, "--arch", (string)ex["key"]!, "--out", byKey);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(File.ReadAllText(best), File.ReadAllText(byKey));
+        var exported = ArchJson.Load(best);
+        Assert.Equal((long)front[0]!["params"]!, ArchAnalysis.Analyze(exported).Params);
+        (code, _, stderr) = Run("donna", "export", "--experiment", exp, "--search", Path.GetFileName(searchDir), "--latency-ms", (lat[0] / 2).ToString("R", System.Globalization.CultureInfo.InvariantCulture), "--out", best);
+        AssertOneErrorLine(code, stderr, "no point of the front");
+        (code, _, stderr) = Run("donna", "export", "--experiment", exp, "--arch", "9-9-9", "--out", best);
+        AssertOneErrorLine(code, stderr, "9-9-9");
+
         // 2. rerunning resumes: nothing is redone
         List<JobRecord> before;
         using (var st = ExperimentStore.Open(exp, create: false)) before = st.Jobs();

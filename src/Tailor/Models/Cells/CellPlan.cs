@@ -13,7 +13,19 @@ public readonly record struct PathWeight(int Op, Tensor? Weight);
 public sealed class CellPlan
 {
     public PathWeight[][] Edges { get; }
-    public CellPlan(PathWeight[][] edges) { Edges = edges; }
+    /// <summary>Per edge, a scalar added to the edge's node (null: none). GDAS's estimator: zero in value,
+    /// it carries the gradient to the ops that were not sampled (<see cref="Search.Differentiable.GumbelSampler.TopKWithOthers"/>).</summary>
+    public Tensor?[]? Others { get; }
+    public CellPlan(PathWeight[][] edges, Tensor?[]? others = null) { Edges = edges; Others = others; }
+
+    /// <summary>The node's sum with the others terms of its incoming edges [first, first + count) added.</summary>
+    public Tensor WithOthers(Tensor node, int first, int count)
+    {
+        if (Others == null) return node;
+        for (int e = first; e < first + count; e++)
+            if (Others[e] is { } r) node = node + r;
+        return node;
+    }
 
     /// <summary>Every op except 'none' (which contributes zero) with weight w[e, o]; ops whose mask entry is true are left out.</summary>
     public static CellPlan Soft(Tensor w, int noneOp, bool[,]? masked = null)
@@ -36,7 +48,7 @@ public sealed class CellPlan
         new(ops.Select(op => op == noneOp ? Array.Empty<PathWeight>() : new[] { new PathWeight(op, null) }).ToArray());
 
     /// <summary>Sampled ops per edge (indices[e][k]) with weights w[e, k] ('none' is skipped: it contributes zero).</summary>
-    public static CellPlan Sampled(int[][] indices, Tensor w, int noneOp)
+    public static CellPlan Sampled(int[][] indices, Tensor w, int noneOp, Tensor? others = null)
     {
         var edges = new PathWeight[indices.Length][];
         for (int i = 0; i < indices.Length; i++)
@@ -47,7 +59,7 @@ public sealed class CellPlan
                 if (indices[i][k] != noneOp) list.Add(new PathWeight(indices[i][k], row[k]));
             edges[i] = list.ToArray();
         }
-        return new CellPlan(edges);
+        return new CellPlan(edges, others is null ? null : Enumerable.Range(0, indices.Length).Select(i => (Tensor?)others[i]).ToArray());
     }
 
     /// <summary>Per edge, a mix of fixed (one-hot) and soft edges: rows of <paramref name="fixedOps"/> that are &gt;= 0 are fixed to that op.</summary>

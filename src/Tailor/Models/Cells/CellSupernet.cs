@@ -164,7 +164,7 @@ public sealed class Nb201SearchCell : nn.Module<Tensor, Tensor>
         {
             Tensor? acc = null;
             for (int i = 0; i < j; i++, e++) net.Mix(nodes[i], edges[e], plan.Edges[e], ref acc);
-            nodes[j] = acc ?? zeros_like(x);
+            nodes[j] = plan.WithOthers(acc ?? zeros_like(x), e - j, j);
         }
         return nodes[^1];
     }
@@ -313,7 +313,7 @@ public sealed class DartsSearchCell : nn.Module<Tensor, Tensor>
             Tensor? acc = null;
             int n = states.Count;
             for (int j = 0; j < n; j++, e++) net.Mix(states[j], edges[e], plan.Edges[e], ref acc);
-            states.Add(acc ?? ((ZeroOp)edges[e - n][0]).Zeros(states[0]));
+            states.Add(plan.WithOthers(acc ?? ((ZeroOp)edges[e - n][0]).Zeros(states[0]), e - n, n));
         }
         return cat(states.Skip(2).ToArray(), 1);
     }

@@ -104,18 +104,33 @@ public static class GumbelSampler
     /// </summary>
     public static (int[][] Index, Tensor Weight) TopK(Tensor alpha, int k, double tau, Generator gen)
     {
+        var (index, w, _) = TopKWithOthers(alpha, k, tau, gen);
+        return (index, w);
+    }
+
+    /// <summary>
+    /// <see cref="TopK"/> plus, per edge, Others = sum over the ops not sampled of (p - p.detach()): zero in
+    /// value, gradient 1 to each of those p. Added to the edge's node it is GDAS's own estimator (AutoDL's
+    /// forward_gdas sums hardwts[i] * op_i(x) for the sampled op and the bare hardwts[i] for the others),
+    /// so an op not sampled is scored as if it had output ones, and a sampled 'none' (output 0) is no longer
+    /// free of gradient relative to the rest. Others has shape [E].
+    /// </summary>
+    public static (int[][] Index, Tensor Weight, Tensor Others) TopKWithOthers(Tensor alpha, int k, double tau, Generator gen)
+    {
         long e = alpha.shape[0], o = alpha.shape[1];
         if (k < 1 || k > o) throw new TailorException($"Gumbel-TopK: K = {k} must be in 1..{o}");
         var g = Noise(alpha.shape, gen);
         var z = nn.functional.log_softmax(alpha, 1) + g;
         var p = nn.functional.softmax(z / tau, 1);
         var (_, idx) = z.detach().topk(k, 1, largest: true, sorted: true);
+        var st = p - p.detach();
         var gathered = p.gather(1, idx);
         var w = gathered - gathered.detach() + 1.0 / k;
+        var others = st.sum(1) - st.gather(1, idx).sum(1);
         var flat = idx.contiguous().data<long>().ToArray();
         var index = new int[e][];
         for (int i = 0; i < e; i++) { index[i] = new int[k]; for (int j = 0; j < k; j++) index[i][j] = (int)flat[i * k + j]; }
-        return (index, w);
+        return (index, w, others);
     }
 }
 

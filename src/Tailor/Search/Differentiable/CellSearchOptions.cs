@@ -50,6 +50,13 @@ public sealed record CellSearchOptions
     // GDAS / MSG-DAS
     [JsonPropertyName("tau_max")] public double TauMax { get; init; } = 10;
     [JsonPropertyName("tau_min")] public double TauMin { get; init; } = 0.1;
+    /// <summary>
+    /// How alpha's gradient reaches the ops of a sampled edge. "gdas": GDAS's own estimator (AutoDL's
+    /// forward_gdas), the sampled op's straight-through weight times its output plus the zero-valued
+    /// straight-through weights of the ops not sampled (<see cref="GumbelSampler.TopKWithOthers"/>);
+    /// "sampled": only the sampled ops' weights (a sampled 'none' then gives alpha no gradient at all).
+    /// </summary>
+    [JsonPropertyName("gumbel_grad")] public string GumbelGrad { get; init; } = "sampled";
     /// <summary>MSG-DAS: sub-graphs (ops) per edge and step.</summary>
     [JsonPropertyName("k")] public int K { get; init; } = 2;
     /// <summary>MSG-DAS: Dropblock-Identity rate on skip_connect outputs.</summary>
@@ -103,6 +110,7 @@ public sealed record CellSearchOptions
         if (StepsPerEpoch is < 1) throw new TailorException($"--steps-per-epoch: must be positive, got {StepsPerEpoch}");
         if (Lr <= 0 || ArchLr <= 0) throw new TailorException("--lr and --arch-lr must be positive");
         if (TauMax <= 0 || TauMin <= 0) throw new TailorException("--tau-max and --tau-min must be positive");
+        if (GumbelGrad is not ("gdas" or "sampled")) throw new TailorException($"--gumbel-grad '{GumbelGrad}': expected gdas or sampled");
         int ops = Space == "nb201" ? 5 : 8;
         if (Method == "msg-das" && (K < 1 || K > ops)) throw new TailorException($"--k: must be in 1..{ops} for the {Space} space, got {K}");
         if (DropBlock < 0 || DropBlock >= 1) throw new TailorException($"--dropblock: must be in [0, 1), got {DropBlock}");
