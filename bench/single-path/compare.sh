@@ -6,11 +6,14 @@
 #           trained briefly, the best by validation accuracy trained like the others; its search compute is
 #           capped at the Single-Path search's compute of the same dataset, target and seed
 #   mbv2    mobilenet_v2_cifar scaled by width to the same target by *measured* latency (tailor latency fit-width)
+#   donna   (issue 6, item 8) tailor search donna around mobilenet_v2_cifar (width DONNA_TEACHER_WIDTH, default 0.5) with the
+#           target as its latency limit; the front point of highest predicted accuracy within the target, trained like the others
+#           (DONNA_ARGS: more options of tailor search donna, e.g. "--teacher-epochs 10 --library-epochs 2 --library-images 2000")
 # All three finish with the same recipe (sgd lr 0.05 cosine, batch 128, label smoothing 0.1, TRAIN_EPOCHS
 # epochs, 10% validation split, same subset). One latency table per space is shared by every run. Then
 # bench/single-path/Compare re-measures every final network interleaved in one process and writes
 # compare.md and compare.png into the results folder.
-# Usage: bench/single-path/compare.sh   (env: EXP=runs/spnas-compare ARMS="mbv2 spnas random" DATASETS="fmnist cifar"
+# Usage: bench/single-path/compare.sh   (env: EXP=runs/spnas-compare ARMS="mbv2 spnas random donna" DATASETS="fmnist cifar"
 #        FRACTIONS="0.3 0.6" SEEDS="0 1 2" SEARCH_EPOCHS=4 TRAIN_EPOCHS=3 FMNIST_SUBSET=6000 THREADS=2)
 # Reruns skip every run whose result file exists.
 set -euo pipefail
@@ -29,7 +32,7 @@ for d in $datasets; do
     cifar)  space=spnas-cifar;  data=cifar10:../shared/data/cifar-10-subset; shape=3x32x32; sub=() ;;
     *) echo "unknown dataset $d"; exit 2 ;;
   esac
-  lut="$res/lut-$d.json"
+  lut="$res/lut-$d${LUT_TAG:-}.json"   # LUT_TAG: a table of this machine beside an earlier machine's (e.g. LUT_TAG=-stop11)
   [ -f "$lut" ] || ./tailor lut build --space "$space" --target ort-cpu --out "$lut" --quiet
   for f in $fractions; do
     t=$(python3 - "$lut" "$f" <<'PY'
@@ -59,6 +62,27 @@ PY
             rm -rf "$out"
             ./tailor search random-train --space "$space" --data "$data" --target ort-cpu --lut "$lut" --latency-ms "$t" \
               --budget 200 --budget-seconds "$budget" --eval-epochs 1 --train-epochs "$te" "${sub[@]}" --seed "$s" --threads "$threads" --out "$out" --json > "$json.tmp" ;;
+          donna)
+            # one DONNA experiment per dataset (teacher, BKD, library: seed 0), one search per target; the front point of
+            # highest predicted accuracy within the target is trained like the other arms' networks
+            dexp="$exp/donna-$d"; dsearch="$res/donna-$d-$f-search.json"; arch="$res/donna-$d-$f-arch.json"
+            if [ ! -f "$dsearch" ]; then
+              ./tailor search donna --data "$data" "${sub[@]}" --teacher zoo:mobilenet_v2_cifar --teacher-width "${DONNA_TEACHER_WIDTH:-0.5}" \
+                --target ort-cpu --latency-ms "$t" --final-count 0 --threads "$threads" --out "$dexp" ${DONNA_ARGS:-} --json > "$dsearch.tmp"
+              mv "$dsearch.tmp" "$dsearch"
+            fi
+            folder=$(python3 -c "import json,os;print(os.path.basename(json.load(open('$dsearch'))['search']['folder']))")
+            [ -f "$arch" ] || ./tailor donna export --experiment "$dexp" --search "$folder" --latency-ms "$t" --out "$arch" --json > "$res/donna-$d-$f-export.json"
+            rm -rf "$out"
+            ./tailor train --arch "$arch" --data "$data" "${sub[@]}" --val-split 0.1 --epochs "$te" --batch 128 --lr 0.05 --seed "$s" --threads "$threads" --out "$out" --json > "$json.tmp"
+            # search cost: every job of the experiment (teacher, features, BKD, library) plus this search
+            python3 - "$json.tmp" "$dsearch" "$res/donna-$d-$f-export.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2])); x = json.load(open(sys.argv[3]))
+r["search_compute_seconds"] = s["seconds_total_jobs"]; r["donna_key"] = x["key"]; r["predicted_acc"] = x["predicted_acc"]; r["front_latency_ms"] = x["latency_ms"]
+json.dump(r, open(sys.argv[1], "w"), indent=2)
+PY
+            ;;
           mbv2)
             arch="$res/mbv2-$d-$f-arch.json"
             [ -f "$arch" ] || ./tailor latency fit-width --arch zoo:mobilenet_v2_cifar --input "$shape" --classes 10 --latency-ms "$t" --out "$arch" --json > "$res/mbv2-$d-$f-fit.json"

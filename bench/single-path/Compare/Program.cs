@@ -15,9 +15,9 @@ if (args.Length < 2) { Console.Error.WriteLine("usage: SpnasCompare RESULTS_DIR 
 string res = args[0], exp = args[1];
 var inv = CultureInfo.InvariantCulture;
 var target = LatencyTargets.Parse("ort-cpu");
-string[] arms = { "spnas", "random", "mbv2" };
-var armName = new Dictionary<string, string> { ["spnas"] = "Single-Path NAS", ["random"] = "random search (trained)", ["mbv2"] = "mobilenet_v2 by width" };
-var armColor = new Dictionary<string, string> { ["spnas"] = "#d62728", ["random"] = "#1f77b4", ["mbv2"] = "#2ca02c" };
+string[] arms = { "spnas", "random", "mbv2", "donna" };
+var armName = new Dictionary<string, string> { ["spnas"] = "Single-Path NAS", ["random"] = "random search (trained)", ["mbv2"] = "mobilenet_v2 by width", ["donna"] = "DONNA (trained from scratch)" };
+var armColor = new Dictionary<string, string> { ["spnas"] = "#d62728", ["random"] = "#1f77b4", ["mbv2"] = "#2ca02c", ["donna"] = "#9467bd" };
 double Num(JsonNode? n) => n == null ? double.NaN : n.GetValue<double>();
 
 // run files: ARM-DATASET-FRACTION-sSEED.json
@@ -26,15 +26,21 @@ foreach (var f in Directory.GetFiles(res, "*-s*.json").OrderBy(x => x, StringCom
 {
     var name = Path.GetFileNameWithoutExtension(f);
     var p = name.Split('-');
-    if (p.Length != 4 || !arms.Contains(p[0]) || !p[3].StartsWith('s')) continue;
+    if (p.Length != 4 || !arms.Contains(p[0]) || p[3].Length < 2 || p[3][0] != 's' || !p[3][1..].All(char.IsAsciiDigit)) continue; // not the search/export files of the donna arm
     var j = JsonNode.Parse(File.ReadAllText(f))!;
-    string archFile = Path.Combine(exp, name, "arch.json");
-    if (!File.Exists(archFile)) { Console.Error.WriteLine($"{name}: {archFile} missing, skipped"); continue; }
+    // the network: the run's arch.json; else (work folders of an earlier machine) the arm's arch file in the results
+    // folder (mbv2, donna) or the run's summary (spnas, random: space, space config and per-layer choices)
+    string archFile = Path.Combine(exp, name, "arch.json"), shared = Path.Combine(res, $"{p[0]}-{p[1]}-{p[2]}-arch.json");
+    Architecture arch;
+    if (File.Exists(archFile)) arch = ArchJson.Load(archFile);
+    else if (File.Exists(shared)) arch = ArchJson.Load(shared);
+    else if (j["space"] is JsonNode sp && j["space_config"] is JsonObject sc && j["arch"] is JsonNode names) arch = FromSummary((string)sp!, sc, ((string)names!).Split(' '));
+    else { Console.Error.WriteLine($"{name}: {archFile} missing, skipped"); continue; }
     double acc = Num(j["test_acc"]);
     // search compute: process CPU seconds / torch threads (what random-train's budget is matched to); wall time is inflated by other load
     double cost = p[0] switch { "mbv2" => 0, _ => j["search_compute_seconds"] is { } cs ? Num(cs) : Num(j["search_seconds"]) };
     double train = Num(j["train_seconds"]);
-    runs.Add(new Run(p[0], p[1], double.Parse(p[2], inv), int.Parse(p[3][1..], inv), ArchJson.Load(archFile), acc, cost, train, j));
+    runs.Add(new Run(p[0], p[1], double.Parse(p[2], inv), int.Parse(p[3][1..], inv), arch, acc, cost, train, j));
 }
 if (runs.Count == 0) { Console.Error.WriteLine($"no results in {res}"); return 1; }
 
@@ -93,15 +99,17 @@ foreach (var g in runs.GroupBy(r => (r.Dataset, r.Fraction)).OrderBy(g => g.Key.
                 ["arch"] = r.Arch.Name, ["params"] = ArchAnalysis.Analyze(r.Arch).Params, ["macs"] = ArchAnalysis.Analyze(r.Arch).Macs,
             });
     }
-    if (stats.TryGetValue("spnas", out var s))
-        foreach (var other in new[] { "random", "mbv2" })
-            if (stats.TryGetValue(other, out var o))
-            {
-                double rel = s.Lat / o.Lat - 1;
-                string lat = Math.Abs(rel) <= 0.05 ? "equal within 5%" : rel < 0 ? $"Single-Path NAS {100 * -rel:F0}% faster" : $"Single-Path NAS {100 * rel:F0}% SLOWER: not a fair win";
-                verdicts.Add($"{g.Key.Dataset} at {t:F3} ms: Single-Path NAS {P(s.Acc)}% vs {armName[other]} {P(o.Acc)}% " +
-                             $"({(s.Acc > o.Acc ? "beats" : "does not beat")} by {100 * (s.Acc - o.Acc):+0.00;-0.00} points, seed std {P(s.Std)} / {P(o.Std)}; latencies {s.Lat:F3} vs {o.Lat:F3} ms, {lat})");
-            }
+    foreach (var (mine, others) in new[] { ("spnas", new[] { "random", "mbv2" }), ("donna", new[] { "mbv2", "spnas", "random" }) })
+        if (stats.TryGetValue(mine, out var s))
+            foreach (var other in others)
+                if (stats.TryGetValue(other, out var o))
+                {
+                    double rel = s.Lat / o.Lat - 1;
+                    string me = armName[mine];
+                    string lat = Math.Abs(rel) <= 0.05 ? "equal within 5%" : rel < 0 ? $"{me} {100 * -rel:F0}% faster" : $"{me} {100 * rel:F0}% SLOWER: not a fair win";
+                    verdicts.Add($"{g.Key.Dataset} at {t:F3} ms: {me} {P(s.Acc)}% vs {armName[other]} {P(o.Acc)}% " +
+                                 $"({(s.Acc > o.Acc ? "beats" : "does not beat")} by {100 * (s.Acc - o.Acc):+0.00;-0.00} points, seed std {P(s.Std)} / {P(o.Std)}; latencies {s.Lat:F3} vs {o.Lat:F3} ms, {lat})");
+                }
 }
 md.AppendLine();
 foreach (var v in verdicts) md.AppendLine("- " + v);
@@ -131,5 +139,22 @@ foreach (var g in runs.GroupBy(r => r.Dataset))
 }
 Console.Write(md.ToString());
 return 0;
+
+// An spnas-* network from a search summary: the space rebuilt from its recorded options, each layer's choice by name.
+static Architecture FromSummary(string space, JsonObject cfg, string[] names)
+{
+    var inv = CultureInfo.InvariantCulture;
+    int[] Ints(string key) => ((string)cfg[key]!).Split(',').Select(v => int.Parse(v, inv)).ToArray();
+    var o = new SpnasOptions
+    {
+        Width = double.Parse((string)cfg["width"]!, inv), LayersPerStage = int.Parse((string)cfg["layers_per_stage"]!, inv),
+        Kernels = Ints("kernels"), Expansions = Ints("expansions"), SearchSe = (string)cfg["search_se"]! == "true",
+    };
+    var sp = Spaces.Get(space, o);
+    if (names.Length != sp.LayerCount) throw new InvalidDataException($"{space}: {names.Length} layer choices recorded, the space has {sp.LayerCount}");
+    var choice = names.Select((n, l) => sp.Choices(l).Select(c => c.Name).ToList().IndexOf(n)).ToArray();
+    if (choice.Any(c => c < 0)) throw new InvalidDataException($"{space}: a recorded choice is not a candidate of its layer ({string.Join(" ", names)})");
+    return sp.Build(choice);
+}
 
 sealed record Run(string Arm, string Dataset, double Fraction, int Seed, Architecture Arch, double TestAcc, double SearchSeconds, double TrainSeconds, JsonNode Json);
