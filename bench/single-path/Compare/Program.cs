@@ -143,14 +143,7 @@ return 0;
 // An spnas-* network from a search summary: the space rebuilt from its recorded options, each layer's choice by name.
 static Architecture FromSummary(string space, JsonObject cfg, string[] names)
 {
-    var inv = CultureInfo.InvariantCulture;
-    int[] Ints(string key) => ((string)cfg[key]!).Split(',').Select(v => int.Parse(v, inv)).ToArray();
-    var o = new SpnasOptions
-    {
-        Width = double.Parse((string)cfg["width"]!, inv), LayersPerStage = int.Parse((string)cfg["layers_per_stage"]!, inv),
-        Kernels = Ints("kernels"), Expansions = Ints("expansions"), SearchSe = (string)cfg["search_se"]! == "true",
-    };
-    var sp = Spaces.Get(space, o);
+    var sp = Spaces.FromConfig(space, cfg.ToDictionary(kv => kv.Key, kv => (string)kv.Value!));
     if (names.Length != sp.LayerCount) throw new InvalidDataException($"{space}: {names.Length} layer choices recorded, the space has {sp.LayerCount}");
     var choice = names.Select((n, l) => sp.Choices(l).Select(c => c.Name).ToList().IndexOf(n)).ToArray();
     if (choice.Any(c => c < 0)) throw new InvalidDataException($"{space}: a recorded choice is not a candidate of its layer ({string.Join(" ", names)})");

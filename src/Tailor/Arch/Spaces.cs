@@ -22,6 +22,23 @@ public static class Spaces
 {
     public static readonly string[] Names = { "spnas-imagenet", "spnas-cifar", "spnas-fmnist", "fbnet" };
 
+    /// <summary>
+    /// The named space from its <see cref="LayeredSpace.Config"/> (what a latency table or a search summary records):
+    /// the inverse of the dictionary the spnas builders write. Keys not given keep their defaults; an unreadable
+    /// value throws <see cref="FormatException"/> (the caller names the file and field).
+    /// </summary>
+    public static LayeredSpace FromConfig(string name, IReadOnlyDictionary<string, string> config, int? classes = null)
+    {
+        var o = new SpnasOptions { Classes = classes };
+        string? Value(string k) => config.TryGetValue(k, out var v) ? v : null;
+        if (Value("width") is { } w) o = o with { Width = double.Parse(w, CultureInfo.InvariantCulture) };
+        if (Value("layers_per_stage") is { } lps) o = o with { LayersPerStage = int.Parse(lps, CultureInfo.InvariantCulture) };
+        if (Value("kernels") is { } ks) o = o with { Kernels = ks.Split(',').Select(k => int.Parse(k, CultureInfo.InvariantCulture)).ToArray() };
+        if (Value("expansions") is { } es) o = o with { Expansions = es.Split(',').Select(e => int.Parse(e, CultureInfo.InvariantCulture)).ToArray() };
+        if (Value("search_se") is { } se) o = o with { SearchSe = se == "true" };
+        return Get(name, o);
+    }
+
     public static LayeredSpace Get(string name, SpnasOptions? o = null) => name switch
     {
         "spnas-imagenet" => SinglePath(name, new InputShape(3, 224, 224), 1000, 2, new[] { 2, 2, 2, 1, 2 }, 4, o ?? new()),

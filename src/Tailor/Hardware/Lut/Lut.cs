@@ -267,17 +267,7 @@ public sealed class Lut
     /// <summary>The named space this table was built for, rebuilt from <see cref="SpaceConfig"/>.</summary>
     public LayeredSpace RebuildSpace()
     {
-        var o = new SpnasOptions { Classes = Classes };
-        string? Get(string k) => SpaceConfig.TryGetValue(k, out var v) ? v : null;
-        try
-        {
-            if (Get("width") is { } w) o = o with { Width = double.Parse(w, CultureInfo.InvariantCulture) };
-            if (Get("layers_per_stage") is { } lps) o = o with { LayersPerStage = int.Parse(lps, CultureInfo.InvariantCulture) };
-            if (Get("kernels") is { } ks) o = o with { Kernels = ks.Split(',').Select(int.Parse).ToArray() };
-            if (Get("expansions") is { } es) o = o with { Expansions = es.Split(',').Select(int.Parse).ToArray() };
-            if (Get("search_se") is { } se) o = o with { SearchSe = se == "true" };
-        }
+        try { return Spaces.FromConfig(Space, SpaceConfig, Classes); }
         catch (FormatException) { throw new TailorException($"lut: $.space_config: unreadable value in {string.Join(", ", SpaceConfig.Select(kv => $"{kv.Key}={kv.Value}"))}"); }
-        return Spaces.Get(Space, o);
     }
 }

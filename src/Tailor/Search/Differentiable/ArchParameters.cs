@@ -104,7 +104,7 @@ public static class GumbelSampler
     /// </summary>
     public static (int[][] Index, Tensor Weight) TopK(Tensor alpha, int k, double tau, Generator gen)
     {
-        var (index, w, _) = TopKWithOthers(alpha, k, tau, gen);
+        var (index, w, _) = Draw(alpha, k, tau, gen, withOthers: false);
         return (index, w);
     }
 
@@ -117,16 +117,27 @@ public static class GumbelSampler
     /// </summary>
     public static (int[][] Index, Tensor Weight, Tensor Others) TopKWithOthers(Tensor alpha, int k, double tau, Generator gen)
     {
+        var (index, w, others) = Draw(alpha, k, tau, gen, withOthers: true);
+        return (index, w, others!);
+    }
+
+    // One Gumbel-TopK draw; the Others terms only when asked for (they add graph nodes to every forward).
+    static (int[][] Index, Tensor Weight, Tensor? Others) Draw(Tensor alpha, int k, double tau, Generator gen, bool withOthers)
+    {
         long e = alpha.shape[0], o = alpha.shape[1];
         if (k < 1 || k > o) throw new TailorException($"Gumbel-TopK: K = {k} must be in 1..{o}");
         var g = Noise(alpha.shape, gen);
         var z = nn.functional.log_softmax(alpha, 1) + g;
         var p = nn.functional.softmax(z / tau, 1);
         var (_, idx) = z.detach().topk(k, 1, largest: true, sorted: true);
-        var st = p - p.detach();
         var gathered = p.gather(1, idx);
         var w = gathered - gathered.detach() + 1.0 / k;
-        var others = st.sum(1) - st.gather(1, idx).sum(1);
+        Tensor? others = null;
+        if (withOthers)
+        {
+            var st = p - p.detach();
+            others = st.sum(1) - st.gather(1, idx).sum(1);
+        }
         var flat = idx.contiguous().data<long>().ToArray();
         var index = new int[e][];
         for (int i = 0; i < e; i++) { index[i] = new int[k]; for (int j = 0; j < k; j++) index[i][j] = (int)flat[i * k + j]; }

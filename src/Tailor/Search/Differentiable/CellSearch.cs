@@ -110,10 +110,17 @@ public sealed class CellSearch : IDisposable
             int k = Options.Method == "gdas" ? 1 : Options.K;
             for (int g = 0; g < _groups; g++)
             {
-                var (idx, w, others) = GumbelSampler.TopKWithOthers(Arch.Alphas[g], k, _tau, _gumbel);
-                plans[g] = differentiable
-                    ? CellPlan.Sampled(idx, w, Net.NoneOp, Options.GumbelGrad == "gdas" ? others : null)
-                    : CellPlan.Sampled(idx, w.detach(), Net.NoneOp);
+                if (differentiable && Options.GumbelGrad == "gdas")
+                {
+                    var (idx, w, others) = GumbelSampler.TopKWithOthers(Arch.Alphas[g], k, _tau, _gumbel);
+                    plans[g] = CellPlan.Sampled(idx, w, Net.NoneOp, others);
+                }
+                else
+                {
+                    // the same draw (same noise, same ops) without the terms only GDAS's estimator uses
+                    var (idx, w) = GumbelSampler.TopK(Arch.Alphas[g], k, _tau, _gumbel);
+                    plans[g] = CellPlan.Sampled(idx, differentiable ? w : w.detach(), Net.NoneOp);
+                }
             }
             return plans;
         }
