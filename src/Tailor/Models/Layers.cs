@@ -1,3 +1,4 @@
+using Tailor.Util;
 using Tailor.Arch;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -195,7 +196,7 @@ public sealed class MBConvModule : nn.Module<Tensor, Tensor>
         h = act2.call(bn2.call(Depthwise.Forward(conv_dw, h)));
         if (se != null) h = se.call(h);
         h = bn3.call(conv_pwl.call(h));
-        return _residual ? h + x : h;
+        return _residual ? h.Plus(x) : h;
     }
 
     public static Tensor ChannelShuffle(Tensor x, long groups)

@@ -1,3 +1,4 @@
+using Tailor.Util;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Tailor.Data;
@@ -147,7 +148,7 @@ public sealed class Trainer
             StepInEpoch = stepInEpoch, StepsPerEpoch = Train.BatchCount, Lr = LrAt(step),
         };
         var loss = Criterion(ctx);
-        foreach (var term in ExtraLosses) loss = loss + term(ctx);
+        foreach (var term in ExtraLosses) loss = loss.Plus(term(ctx));
         ctx.Loss = loss;
         if (ReleaseActivationsBeforeBackward)
         {

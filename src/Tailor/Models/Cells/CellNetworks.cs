@@ -1,3 +1,4 @@
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -94,7 +95,7 @@ public sealed class Nb201InferCell : nn.Module<Tensor, Tensor>
             var (to, from) = _wires[k];
             var src = nodes[from] ?? zeros_like(x);
             var y = edges[k].call(src);
-            nodes[to] = nodes[to] is null ? y : nodes[to]! + y;
+            nodes[to] = KeptScalars.Accumulate(nodes[to], y);
         }
         return nodes[^1] ?? zeros_like(x);
     }
@@ -180,7 +181,7 @@ public sealed class DartsInferCell : nn.Module<Tensor, Tensor>
             {
                 var h = ops[k].call(states[_inputs[k]]);
                 if (dropPath > 0 && ops[k] is not IdentityOp) h = DropPath.Apply(h, dropPath, gen);
-                sum = k == 2 * i ? h : sum + h;
+                sum = k == 2 * i ? h : sum.Plus(h);
             }
             states.Add(sum);
         }

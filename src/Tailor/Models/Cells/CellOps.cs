@@ -1,3 +1,4 @@
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -113,7 +114,7 @@ public sealed class ZeroOp : CellOp
     /// <summary>The zeros without counting a call.</summary>
     public Tensor Zeros(Tensor x) => Compute(x);
     protected override Tensor Compute(Tensor x) =>
-        _stride == 1 ? x.mul(0.0) : x[.., .., TensorIndex.Slice(null, null, _stride), TensorIndex.Slice(null, null, _stride)].mul(0.0);
+        _stride == 1 ? x.Times(0.0) : x[.., .., TensorIndex.Slice(null, null, _stride), TensorIndex.Slice(null, null, _stride)].Times(0.0);
 }
 
 /// <summary>DARTS FactorizedReduce: ReLU, two 1x1 stride-2 convs (the second on the input shifted by one pixel), concat, BN.</summary>
@@ -154,7 +155,7 @@ public sealed class ResNetBasicBlock : nn.Module<Tensor, Tensor>
         downsample = nn.Sequential(nn.AvgPool2d(2, stride: 2, padding: 0), nn.Conv2d(cin, cout, 1, bias: false));
         RegisterComponents();
     }
-    public override Tensor forward(Tensor x) => downsample.call(x) + conv_b.call(conv_a.call(x));
+    public override Tensor forward(Tensor x) => downsample.call(x).Plus(conv_b.call(conv_a.call(x)));
 
     public static long ParamCount(long cin, long cout, bool affine) =>
         9 * cin * cout + 9 * cout * cout + cin * cout + (affine ? 4 * cout : 0);
@@ -167,6 +168,6 @@ public static class DropPath
     {
         if (p <= 0) return x;
         var keep = bernoulli(full(new long[] { x.shape[0], 1, 1, 1 }, 1 - p, dtype: x.dtype, device: x.device), generator: gen);
-        return x.div(1 - p).mul(keep);
+        return x.Over(1 - p).mul(keep);
     }
 }

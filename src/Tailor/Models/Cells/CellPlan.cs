@@ -1,3 +1,4 @@
+using Tailor.Util;
 using static TorchSharp.torch;
 
 namespace Tailor.Models.Cells;
@@ -23,7 +24,7 @@ public sealed class CellPlan
     {
         if (Others == null) return node;
         for (int e = first; e < first + count; e++)
-            if (Others[e] is { } r) node = node + r;
+            if (Others[e] is { } r) node = node.Plus(r);
         return node;
     }
 

@@ -1,3 +1,4 @@
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -52,7 +53,7 @@ public abstract class CellSupernet : nn.Module<Tensor, Tensor>
             if (p.Op == SkipOp && training && Regulariser.SkipDropBlock > 0 && ops[p.Op] is IdentityOp)
                 y = DropBlock.Apply(y, Regulariser.SkipDropBlock, Regulariser.BlockSize, Regulariser.Generator);
             if (p.Weight is { } w) acc = acc is null ? y * w : addcmul(acc, y, w, 1);
-            else acc = acc is null ? y : acc + y;
+            else acc = KeptScalars.Accumulate(acc, y);
         }
         return acc!;
     }

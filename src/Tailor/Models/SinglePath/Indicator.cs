@@ -1,3 +1,4 @@
+using Tailor.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,7 +24,7 @@ public static class Indicator
     {
         var soft = sigmoid(x);
         var hard = ge(x, 0).to_type(x.dtype);
-        return hard - soft.detach() + soft;
+        return (hard - soft.detach()).Plus(soft);
     }
 
     /// <summary>Indicator dropout (phase 1): keep with probability <paramref name="keep"/>, scale kept values by 1/keep.</summary>

@@ -1,3 +1,4 @@
+using Tailor.Util;
 using Tailor.Arch;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -94,7 +95,7 @@ public sealed class MixedOp : nn.Module<Tensor, Tensor>
         for (int i = 0; i < ops.Count; i++)
         {
             var y = w[i] * ops[i].call(x);
-            mix = mix is null ? y : mix + y;
+            mix = KeptScalars.Accumulate(mix, y);
         }
         return mix!;
     }

@@ -1,3 +1,4 @@
+using Tailor.Util;
 using Tailor.Arch;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -107,14 +108,14 @@ public sealed class SuperMBConv : nn.Module<Tensor, Tensor>
             if (mask is not null) { h = h * mask.view(1, -1, 1, 1); mask = null; }
             var dse = SeIndicator(training);
             LastSe = dse;
-            h = dse is null ? se.call(h) : h + dse * (se.call(h) - h);
+            h = dse is null ? se.call(h) : h.Plus(dse * (se.call(h) - h));
         }
         // Without SE the channel mask is folded into the project conv's input channels:
         // conv(h * m, W) == conv(h, W * m) for a 1x1 conv, and the weight is ~100x smaller than h.
         h = mask is null ? conv_pwl.call(h) : nn.functional.conv2d(h, conv_pwl.weight! * mask.view(1, -1, 1, 1), conv_pwl.bias);
         h = bn3.call(h);
         if (_exact && Choices.Skippable) h = h * dec.De[0];
-        return _residual ? h + x : h;
+        return _residual ? h.Plus(x) : h;
     }
 
     /// <summary>Decoded candidate name ("skip", "k5_e6", "k3_e3_se", ...) from the hard indicators.</summary>

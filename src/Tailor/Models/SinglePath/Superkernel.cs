@@ -1,3 +1,4 @@
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -105,8 +106,8 @@ public sealed class Superkernel : nn.Module<Tensor, Tensor>
         }
         Tensor wk = weight * _coreMask.to(dev);
         Tensor? acc = null;
-        for (int j = nk - 1; j >= 0; j--) acc = acc is null ? dk[j] * rings[j] : dk[j] * (rings[j] + acc);
-        if (acc is not null) wk = wk + acc;
+        for (int j = nk - 1; j >= 0; j--) acc = acc is null ? dk[j] * rings[j] : dk[j] * rings[j].Plus(acc);
+        if (acc is not null) wk = wk.Plus(acc);
         int ne = Expansions.Length;
         var de = new Tensor[ne]; var en = new Tensor[ne]; var em = new Tensor[ne];
         var groups = new Tensor[ne];
@@ -122,7 +123,7 @@ public sealed class Superkernel : nn.Module<Tensor, Tensor>
         for (int j = ne - 1; j >= 0; j--)
         {
             var g = PadChannels(groups[j], _groupStart[j]);
-            accE = accE is null ? de[j] * g : de[j] * (g + accE);
+            accE = accE is null ? de[j] * g : de[j] * g.Plus(accE);
         }
         return new Decision(dk, de, accE!, kn, km, en, em);
     }

@@ -1,3 +1,4 @@
+using Tailor.Util;
 using Tailor.Models.Cells;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -127,11 +128,11 @@ public static class GumbelSampler
         long e = alpha.shape[0], o = alpha.shape[1];
         if (k < 1 || k > o) throw new TailorException($"Gumbel-TopK: K = {k} must be in 1..{o}");
         var g = Noise(alpha.shape, gen);
-        var z = nn.functional.log_softmax(alpha, 1) + g;
-        var p = nn.functional.softmax(z / tau, 1);
+        var z = nn.functional.log_softmax(alpha, 1).Plus(g);
+        var p = nn.functional.softmax(z.Over(tau), 1);
         var (_, idx) = z.detach().topk(k, 1, largest: true, sorted: true);
         var gathered = p.gather(1, idx);
-        var w = gathered - gathered.detach() + 1.0 / k;
+        var w = (gathered - gathered.detach()).PlusScalar(1.0 / k);
         Tensor? others = null;
         if (withOthers)
         {

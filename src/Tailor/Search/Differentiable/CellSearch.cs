@@ -184,9 +184,9 @@ public sealed class CellSearch : IDisposable
             }
             Net.Regulariser.SkipDropBlock = keep;
             double T = Options.DistillTemperature;
-            var pt = nn.functional.softmax(teacher / T, 1);
-            var kl = (pt * (nn.functional.log_softmax(teacher / T, 1) - nn.functional.log_softmax(logits / T, 1))).sum(1).mean();
-            loss = loss + kl * (Options.Distill * T * T);
+            var pt = nn.functional.softmax(teacher.Over(T), 1);
+            var kl = (pt * (nn.functional.log_softmax(teacher.Over(T), 1) - nn.functional.log_softmax(logits.Over(T), 1))).sum(1).mean();
+            loss = loss.Plus(kl.Times(Options.Distill * T * T));
         }
         double lv = loss.item<float>();
         if (!double.IsFinite(lv)) throw new TailorException($"the training loss became {lv} (the search diverged; lower --lr); the last checkpoint is kept");
@@ -213,7 +213,7 @@ public sealed class CellSearch : IDisposable
             var loss = nn.functional.cross_entropy(logits, yv);
             lv = loss.item<float>();
             acc = Accuracy(logits, yv);
-            if (_latency != null && Options.LatencyLambda > 0) loss = loss + LatencyTerm() * Options.LatencyLambda;
+            if (_latency != null && Options.LatencyLambda > 0) loss = loss.Plus(LatencyTerm().Times(Options.LatencyLambda));
             var grads = SecondOrder.Grad(loss, Arch.Alphas);
             for (int g = 0; g < grads.Length; g++) SetGrad(Arch.Alphas[g], grads[g]);
         }
@@ -247,7 +247,7 @@ public sealed class CellSearch : IDisposable
                 var l = nn.functional.cross_entropy(logits, yv);
                 _lastValAcc = Accuracy(logits, yv);
                 _lastValLoss = l.item<float>();
-                if (_latency != null && Options.LatencyLambda > 0) l = l + LatencyTerm() * Options.LatencyLambda;
+                if (_latency != null && Options.LatencyLambda > 0) l = l.Plus(LatencyTerm().Times(Options.LatencyLambda));
                 return l;
             });
         for (int g = 0; g < res.Length; g++) SetGrad(Arch.Alphas[g], res[g]);

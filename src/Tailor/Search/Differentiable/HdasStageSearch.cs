@@ -1,3 +1,4 @@
+using Tailor.Util;
 using System.Diagnostics;
 using Tailor.Models.Cells;
 using TorchSharp;
@@ -136,7 +137,7 @@ public sealed class HdasStageSearch : IDisposable
         var (b, d) = Weights(true);
         var ce = nn.functional.cross_entropy(Net.Forward(xv, b, d), yv);
         var dl = DepthLoss(d);
-        var loss = ce + dl;
+        var loss = ce.Plus(dl);
         var ps = _beta.SelectMany(r => r).Where(t => t is not null).Select(t => t!).Concat(_gamma).ToList();
         var grads = SecondOrder.Grad(loss, ps);
         for (int i = 0; i < ps.Count; i++)

@@ -1,3 +1,4 @@
+using Tailor.Util;
 using Tailor.Training.Optimizers;
 using Tailor.Models.Cells;
 using TorchSharp;
@@ -83,7 +84,7 @@ public sealed class LatencyMlp : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Predicted latency (ms) of a batch of encodings [B, 30] (one-hot or soft).</summary>
-    public override Tensor forward(Tensor enc) => net.call(enc).squeeze(1) * _std + _mean;
+    public override Tensor forward(Tensor enc) => net.call(enc).squeeze(1).Times(_std).PlusScalar(_mean);
 
     /// <summary>Predicted latency (ms) of soft op weights [6, 5] (softmax(alpha)): differentiable in the weights.</summary>
     public Tensor PredictSoft(Tensor weights) => forward(weights.reshape(1, 30))[0];

@@ -1,3 +1,4 @@
+using Tailor.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -49,7 +50,7 @@ public sealed class SgdMomentum
             if (Momentum != 0)
             {
                 if (_buf[i] is null) _buf[i] = d.clone().DetachFromDisposeScope();
-                else _buf[i]!.mul_(sMomentum).add_(d);
+                else _buf[i]!.mul_(sMomentum).PlusInPlace(d);
                 d = Nesterov ? d.add(_buf[i]!, sMomentum) : _buf[i]!;
             }
             p.add_(d, sMinusLr);
@@ -63,17 +64,18 @@ public sealed class SgdMomentum
     public Tensor[] VirtualStep(IReadOnlyList<Tensor> grads, double lr)
     {
         using var _ = no_grad();
+        using Scalar sWd = WeightDecay, sMomentum = Momentum, sMinusLr = -lr;
         var res = new Tensor[_params.Count];
         for (int i = 0; i < _params.Count; i++)
         {
             var p = _params[i];
-            var d = WeightDecay != 0 ? grads[i].add(p, alpha: WeightDecay) : grads[i];
+            var d = WeightDecay != 0 ? grads[i].add(p, sWd) : grads[i];
             if (Momentum != 0)
             {
-                var v = _buf[i] is null ? d : _buf[i]!.mul(Momentum).add(d);
-                d = Nesterov ? d.add(v, alpha: Momentum) : v;
+                var v = _buf[i] is null ? d : _buf[i]!.mul(sMomentum).Plus(d);
+                d = Nesterov ? d.add(v, sMomentum) : v;
             }
-            res[i] = p.add(d, alpha: -lr);
+            res[i] = p.add(d, sMinusLr);
         }
         return res;
     }
@@ -127,15 +129,17 @@ public sealed class AdamL2
         using var _ = no_grad();
         Steps++;
         double bc1 = 1 - Math.Pow(Beta1, Steps), bc2 = 1 - Math.Pow(Beta2, Steps);
+        using Scalar sWd = WeightDecay, sBeta1 = Beta1, sOneMinusBeta1 = 1 - Beta1, sBeta2 = Beta2,
+            sOneMinusBeta2 = 1 - Beta2, sBc2 = bc2, sEps = Eps, sStep = -Lr / bc1;
         for (int i = 0; i < _params.Count; i++)
         {
             var p = _params[i];
             if (p.grad is null) continue;
-            var g = WeightDecay != 0 ? p.grad.add(p, alpha: WeightDecay) : p.grad;
-            _m[i].mul_(Beta1).add_(g, alpha: 1 - Beta1);
-            _v[i].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-            var denom = (_v[i] / bc2).sqrt_().add_(Eps);
-            p.addcdiv_(_m[i], denom, value: -Lr / bc1);
+            var g = WeightDecay != 0 ? p.grad.add(p, sWd) : p.grad;
+            _m[i].mul_(sBeta1).add_(g, sOneMinusBeta1);
+            _v[i].mul_(sBeta2).addcmul_(g, g, sOneMinusBeta2);
+            var denom = _v[i].div(sBc2).sqrt_().PlusInPlace(sEps);
+            p.addcdiv_(_m[i], denom, sStep);
         }
     }
 

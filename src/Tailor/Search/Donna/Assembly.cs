@@ -1,3 +1,4 @@
+using Tailor.Util;
 using Tailor.Arch;
 using Tailor.Data;
 using Tailor.Models;
@@ -87,11 +88,11 @@ public static class Assembly
     /// <summary>Distillation loss: alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(s, y).</summary>
     public static Tensor KdLoss(Tensor student, Tensor teacherLogits, Tensor labels, double alpha, double temperature)
     {
-        var logP = nn.functional.log_softmax(student / temperature, 1);
-        var logQ = nn.functional.log_softmax(teacherLogits / temperature, 1);
+        var logP = nn.functional.log_softmax(student.Over(temperature), 1);
+        var logQ = nn.functional.log_softmax(teacherLogits.Over(temperature), 1);
         var kl = (logQ.exp() * (logQ - logP)).sum(1).mean(); // KL(q || p) per image, averaged
         var ce = nn.functional.cross_entropy(student, labels);
-        return kl * (alpha * temperature * temperature) + ce * (1 - alpha);
+        return kl.Times(alpha * temperature * temperature).Plus(ce.Times(1 - alpha));
     }
 
     public sealed record TrainResult(double ValAcc, double? TestAcc, double Seconds, int Epochs, double FinalLoss, int Whole, int Partial);

@@ -1,3 +1,4 @@
+using Tailor.Util;
 using Tailor.Training.Optimizers;
 using System.IO.MemoryMappedFiles;
 using System.Text.Json.Nodes;
@@ -58,7 +59,7 @@ public sealed class CandidateBlock : nn.Module<Tensor, Tensor>
 public static class Nsr
 {
     public static Tensor Loss(Tensor predicted, Tensor teacher, Tensor channelVar) =>
-        ((predicted - teacher).pow(2).mean(new long[] { 0, 2, 3 }) / channelVar).mean();
+        ((predicted - teacher).square().mean(new long[] { 0, 2, 3 }) / channelVar).mean();
 }
 
 /// <summary>

@@ -138,10 +138,10 @@ public sealed class SinglePathSearch
                 var logits = net.call(batch.Images);
                 var ce = nn.functional.cross_entropy(logits, batch.Labels, label_smoothing: Config.LabelSmoothing);
                 Tensor wd = zeros(1)[0];
-                foreach (var p in decay) wd = wd + p.pow(2).sum();
-                wd = wd * (0.5 * Config.WeightDecay);
+                foreach (var p in decay) wd = wd.Plus(p.square().sum());
+                wd = wd.Times(0.5 * Config.WeightDecay);
                 var r = runtime.Forward(net);
-                var loss = ce + wd + lambda * 1000.0 * r.log();
+                var loss = ce.Plus(wd).Plus(r.log().Times(lambda * 1000.0));
                 double lossV = loss.item<float>(), ceV = ce.item<float>(), rV = r.item<float>();
                 if (!double.IsFinite(lossV))
                     throw new TailorException($"non-finite loss at step {step} (CE {ceV}, R {rV} ms, lambda {lambda}); the last good checkpoint is {ckpt}: lower the learning rate (--lr) or lambda and rerun with --resume");

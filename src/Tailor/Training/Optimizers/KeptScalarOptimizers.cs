@@ -1,3 +1,4 @@
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -76,7 +77,7 @@ public sealed class KeptScalarAdam : Adam
                 second = st.max_exp_avg_sq;
             }
             using Scalar sRootBc2 = Math.Sqrt(bc2), sStep = -lr / bc1;
-            var denom = second.sqrt().div_(sRootBc2).add_(sEps);
+            var denom = second.sqrt().div_(sRootBc2).PlusInPlace(sEps);
             p.addcdiv_(st.exp_avg, denom, sStep);
         }
     }, closure);
@@ -107,9 +108,9 @@ public sealed class KeptScalarRmsProp : RMSProp
             if (centered)
             {
                 st.grad_avg.mul_(sAlpha).add_(grad, sOneMinusAlpha);
-                avg = st.square_avg.addcmul(st.grad_avg, st.grad_avg, sMinusOne).sqrt_().add_(sEps);
+                avg = st.square_avg.addcmul(st.grad_avg, st.grad_avg, sMinusOne).sqrt_().PlusInPlace(sEps);
             }
-            else avg = st.square_avg.sqrt().add_(sEps);
+            else avg = st.square_avg.sqrt().PlusInPlace(sEps);
             if (momentum > 0)
             {
                 st.momentum_buffer.mul_(sMomentum).addcdiv_(grad, avg);
