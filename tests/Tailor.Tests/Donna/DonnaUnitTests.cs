@@ -182,6 +182,10 @@ public class DonnaModelTests
         for (int n = 0; n < 3; n++)
         {
             var cb = new CandidateBlock(space, n, space.Options[choice[n]], shapes[n]);
+            using (torch.no_grad())   // trained-looking BN statistics and adapter biases, so that a fold that drops a term shows
+                foreach (var (k, t) in cb.state_dict())
+                    if (k.EndsWith("running_mean") || k == "adapter.bias") t.copy_(torch.randn_like(t));
+                    else if (k.EndsWith("running_var")) t.copy_(torch.rand_like(t).add_(0.5));
             Directory.CreateDirectory(Path.Combine(dir, "bkd"));
             Weights.Save(cb, BkdTrainer.WeightsPath(dir, n, choice[n]));
             cands.Add(cb);
@@ -196,9 +200,13 @@ public class DonnaModelTests
             Assert.Equal(new long[] { 2, 8, 8, 8 }, cands[1].Features(x).shape);
         }
         using var net = new ConvNet(space.Build(choice));
-        var (whole, partial) = Assembly.Load(net, space, choice, teacher, dir);
-        Assert.True(partial > 0, "the block after the half-width block takes a slice");
-        Assert.True(whole > partial);
+        Assert.True(cands[2].HasAdapter, "option 0 is a half-width one");
+        var (whole, partial, folded) = Assembly.Load(net, space, choice, teacher, dir);
+        // blocks 1 and 2 are half width: their adapters fold into block 2's expansion conv and into the head's 1x1 conv (weight + BN mean each);
+        // block 2 is narrower inside (8 x 2 instead of 16 x 2 channels), so the rest of its first layer takes leading slices
+        Assert.Equal(4, folded);
+        Assert.True(partial > 0);
+        Assert.True(whole > folded);
         var sd = net.state_dict();
         var td = teacher.state_dict();
         Assert.True(sd["stem.0.conv.weight"].eq(td["stem.0.conv.weight"]).all().item<bool>());
@@ -206,13 +214,30 @@ public class DonnaModelTests
         var c0d = cands[0].state_dict();
         Assert.True(sd["blocks.1.se.conv_reduce.weight"].eq(c0d["layers.1.se.conv_reduce.weight"]).all().item<bool>());
         Assert.True(sd["blocks.2.conv_pwl.weight"].eq(cands[1].state_dict()["layers.0.conv_pwl.weight"]).all().item<bool>());
-        // block 2's first conv takes 8 channels instead of 16: it holds the leading slice
-        var src = cands[2].state_dict()["layers.0.conv_pw.weight"];
-        var dst = sd["blocks.3.conv_pw.weight"];
-        Assert.Equal(16, src.shape[1]);
-        Assert.Equal(8, dst.shape[1]);
-        Assert.True(dst.narrow(1, 0, 8).narrow(0, 0, Math.Min(dst.shape[0], src.shape[0]))
-            .eq(src.narrow(1, 0, 8).narrow(0, 0, Math.Min(dst.shape[0], src.shape[0]))).all().item<bool>());
+        using (torch.NewDisposeScope())
+        {
+            // the folded conv + BN on block 1's narrow output computes what block 2's BKD conv + BN computed on block 1's adapter output
+            var c1d = cands[1].state_dict(); var c2d = cands[2].state_dict();
+            var h = torch.randn(2, 8, 8, 8);
+            Tensor Bn(Tensor x, Dictionary<string, Tensor> d, string p, Tensor mean) =>
+                nn.functional.batch_norm(x, mean, d[p + "running_var"], d[p + "weight"], d[p + "bias"], training: false, eps: 1e-5);
+            var adapted = nn.functional.conv2d(h, c1d["adapter.weight"], c1d["adapter.bias"]);
+            var chain = Bn(nn.functional.conv2d(adapted, c2d["layers.0.conv_pw.weight"]), c2d, "layers.0.bn1.", c2d["layers.0.bn1.running_mean"]);
+            Assert.Equal(new long[] { 16, 8, 1, 1 }, sd["blocks.3.conv_pw.weight"].shape);
+            Assert.Equal(32, chain.shape[1]);
+            chain = chain.narrow(1, 0, 16);
+            var fused = Bn(nn.functional.conv2d(h, sd["blocks.3.conv_pw.weight"]), sd, "blocks.3.bn1.", sd["blocks.3.bn1.running_mean"]);
+            Assert.True(fused.allclose(chain, rtol: 1e-4, atol: 1e-4), $"max diff {(fused - chain).abs().max().item<float>()}");
+            // the depthwise conv after it holds the leading channels of the candidate's
+            Assert.True(sd["blocks.3.conv_dw.weight"].eq(c2d["layers.0.conv_dw.weight"].narrow(0, 0, 16)).all().item<bool>());
+            // and the same at the head after block 2
+            var h2 = torch.randn(2, cands[2].OutChannels, 4, 4);
+            var tHead = teacher.state_dict();
+            var chain2 = Bn(nn.functional.conv2d(nn.functional.conv2d(h2, c2d["adapter.weight"], c2d["adapter.bias"]), tHead["head.0.conv.weight"]),
+                tHead, "head.0.bn.", tHead["head.0.bn.running_mean"]);
+            var fused2 = Bn(nn.functional.conv2d(h2, sd["head.0.conv.weight"]), sd, "head.0.bn.", sd["head.0.bn.running_mean"]);
+            Assert.True(fused2.allclose(chain2, rtol: 1e-4, atol: 1e-4), $"max diff {(fused2 - chain2).abs().max().item<float>()}");
+        }
         foreach (var cb in cands) cb.Dispose();
 
         // missing BKD weights are named

@@ -11,10 +11,16 @@ namespace Tailor.Search.Donna;
 
 /// <summary>
 /// Builds networks of the block space and initialises them from the teacher (stem, blocks outside
-/// the cut range, head, classifier) and the BKD weights of the chosen candidates (the adapters are
-/// dropped). Where a width choice makes a tensor's shape differ from its source (the first layer
-/// after a block of another width), the leading slice of the source is copied and the rest keeps
-/// its initialisation; <see cref="Load"/> counts those tensors.
+/// the cut range, head, classifier) and the BKD weights of the chosen candidates. A candidate of
+/// another width than the teacher's learned, in BKD, to feed the teacher's width through its 1x1
+/// adapter (A, a); the layer after it learned (in its own BKD job, or in the teacher) on the
+/// teacher's width. Where that layer starts with a 1x1 conv W followed by BN, the adapter is folded
+/// into it: W*A is the conv over the narrow input and the constant W*a moves into the BN's running
+/// mean, so the assembled pair computes what the two BKD-trained pieces computed in a chain (nothing
+/// is added to the architecture). An expansion conv there has fewer output channels than its source
+/// (in x e with a narrower input): it takes the leading rows of W*A, and the rest of that layer the
+/// leading slices, as every tensor whose shape differs from its source; a depthwise or grouped first
+/// layer takes the leading slice alone. <see cref="Load"/> counts each kind.
 /// </summary>
 public static class Assembly
 {
@@ -42,13 +48,39 @@ public static class Assembly
         return map;
     }
 
-    /// <summary>Copies teacher and BKD tensors into <paramref name="net"/>; returns (tensors copied whole, tensors copied in part).</summary>
-    public static (int Whole, int Partial) Load(ConvNet net, BlockSpace space, IReadOnlyList<int> choice, ConvNet teacher, string expDir)
+    /// <summary>
+    /// The 1x1 conv that reads DONNA block n's output in the assembled network, with the running mean of
+    /// the BN after it, for every block n: the next block's expansion conv, a 1x1 conv_bn_act, or the
+    /// first head conv after the last block; null where the next layer does not start that way.
+    /// </summary>
+    public static (string Conv, string Mean)?[] NextPointwise(BlockSpace space, IReadOnlyList<int> choice, IReadOnlyDictionary<string, Tensor> sd)
+    {
+        var res = new (string, string)?[space.BlockCount];
+        int layer = space.Cuts[0].Start;
+        bool lastBlock(int i) => !sd.Keys.Any(k => k.StartsWith($"blocks.{i}.", StringComparison.Ordinal));
+        for (int n = 0; n < space.BlockCount; n++)
+        {
+            layer += space.Options[choice[n]].Depth;
+            (string, string)? next =
+                sd.ContainsKey($"blocks.{layer}.conv_pw.weight") ? ($"blocks.{layer}.conv_pw.weight", $"blocks.{layer}.bn1.running_mean")
+                : sd.ContainsKey($"blocks.{layer}.conv.weight") ? ($"blocks.{layer}.conv.weight", $"blocks.{layer}.bn.running_mean")
+                : lastBlock(layer) && sd.ContainsKey("head.0.conv.weight") ? ("head.0.conv.weight", "head.0.bn.running_mean")
+                : null;
+            if (next is { } nx && sd.ContainsKey(nx.Item2) && sd[nx.Item1].shape[2] == 1 && sd[nx.Item1].shape[3] == 1) res[n] = nx;
+        }
+        return res;
+    }
+
+    /// <summary>
+    /// Copies teacher and BKD tensors into <paramref name="net"/>, folding adapters into the next 1x1 conv;
+    /// returns (tensors copied whole, tensors copied in part, tensors computed by an adapter fold).
+    /// </summary>
+    public static (int Whole, int Partial, int Folded) Load(ConvNet net, BlockSpace space, IReadOnlyList<int> choice, ConvNet teacher, string expDir)
     {
         var map = KeyMap(space, choice, net);
         var sources = new Dictionary<string, Dictionary<string, Tensor>> { ["teacher"] = teacher.state_dict() };
         var owned = new List<nn.Module>();
-        int whole = 0, partial = 0;
+        int whole = 0, partial = 0, folded = 0;
         try
         {
             foreach (var src in map.Values.Select(v => v.Source).Distinct().Where(s => s != "teacher"))
@@ -64,8 +96,30 @@ public static class Assembly
                 sources[src] = cand.state_dict();
             }
             using var ng = torch.no_grad();
-            foreach (var (key, dst) in net.state_dict())
+            var sd = net.state_dict();
+            var fold = new Dictionary<string, Tensor>();
+            var next = NextPointwise(space, choice, sd);
+            for (int n = 0; n < space.BlockCount; n++)
             {
+                if (next[n] is not { } nx) continue;
+                var (convKey, meanKey) = nx;
+                var ad = sources[$"{n},{choice[n]}"];
+                if (!ad.TryGetValue("adapter.weight", out var aw) || !ad.TryGetValue("adapter.bias", out var ab)) continue;
+                var (cs, ck) = map[convKey]; var (ms, mk) = map[meanKey];
+                var w = sources[cs][ck].flatten(1);   // [out, teacher width]: learned on the teacher's features
+                var a = aw.flatten(1);                // [teacher width, block width]
+                var dst = sd[convKey];
+                // an expansion conv is narrower inside too (in x e channels): its leading rows, like every sliced tensor
+                long rows = dst.shape[0];
+                var mean = sources[ms][mk];
+                if (w.shape[1] != a.shape[0] || dst.shape[1] != a.shape[1] || rows > w.shape[0] || mean.shape[0] < rows || sd[meanKey].shape[0] != rows) continue;
+                w = w.narrow(0, 0, rows);
+                fold[convKey] = w.matmul(a).view(dst.shape);
+                fold[meanKey] = mean.narrow(0, 0, rows) - w.matmul(ab);  // BN(Wx + c) with mean mu is BN(Wx) with mean mu - c
+            }
+            foreach (var (key, dst) in sd)
+            {
+                if (fold.TryGetValue(key, out var f)) { dst.copy_(f); folded++; continue; }
                 var (src, skey) = map[key];
                 if (!sources[src].TryGetValue(skey, out var s))
                     throw new TailorException($"assembly: {key} has no source tensor {skey} in {(src == "teacher" ? "the teacher" : "candidate " + src)}");
@@ -80,7 +134,7 @@ public static class Assembly
                 a.copy_(b);
                 partial++;
             }
-            return (whole, partial);
+            return (whole, partial, folded);
         }
         finally { foreach (var m in owned) m.Dispose(); }
     }
@@ -95,7 +149,7 @@ public static class Assembly
         return kl.Times(alpha * temperature * temperature).Plus(ce.Times(1 - alpha));
     }
 
-    public sealed record TrainResult(double ValAcc, double? TestAcc, double Seconds, int Epochs, double FinalLoss, int Whole, int Partial);
+    public sealed record TrainResult(double ValAcc, double? TestAcc, double Seconds, int Epochs, double FinalLoss, int Whole, int Partial, int Folded);
 
     /// <summary>
     /// Trains a network of the space: from BKD weights with distillation from the teacher (<paramref name="fromBkd"/>),
@@ -108,7 +162,7 @@ public static class Assembly
         torch.manual_seed(seed);
         var arch = space.Build(choice);
         using var net = new ConvNet(arch);
-        var (whole, partial) = fromBkd ? Load(net, space, choice, teacher, expDir) : (0, 0);
+        var (whole, partial, folded) = fromBkd ? Load(net, space, choice, teacher, expDir) : (0, 0, 0);
         var cfg = new TrainConfig
         {
             Epochs = epochs, BatchSize = Math.Min(c.LibraryBatch, train.Count), Optimizer = "sgd", Lr = lr, Momentum = 0.9, WeightDecay = 4e-5,
@@ -144,7 +198,7 @@ public static class Assembly
                 using var testLoader = new DataLoader(test, 256, data.Normalization);
                 testAcc = Trainer.Evaluate(net, testLoader).Accuracy;
             }
-            return new TrainResult(val.Accuracy, testAcc, sw.Elapsed.TotalSeconds, epochs, lastLoss, whole, partial);
+            return new TrainResult(val.Accuracy, testAcc, sw.Elapsed.TotalSeconds, epochs, lastLoss, whole, partial, folded);
         }
         finally { (trainer.Optimizer as IDisposable)?.Dispose(); }
     }

@@ -317,7 +317,7 @@ public sealed class DonnaExperiment : IDisposable
                 return new JsonObject
                 {
                     ["key"] = key, ["val_acc"] = r.ValAcc, ["seconds"] = r.Seconds, ["final_loss"] = r.FinalLoss, ["macs"] = an.Macs, ["params"] = an.Params,
-                    ["inherited_whole"] = r.Whole, ["inherited_partial"] = r.Partial,
+                    ["inherited_whole"] = r.Whole, ["inherited_partial"] = r.Partial, ["adapters_folded"] = r.Folded,
                 };
             });
             done = keys.Count(k => Store.Get("lib/" + k)?.Status == JobStatus.Done);
