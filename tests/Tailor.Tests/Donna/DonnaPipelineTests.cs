@@ -181,5 +181,19 @@ public class DonnaPipelineTests
         AssertOneErrorLine(code, stderr, "6 BKD jobs failed");
         (code, _, stderr) = Run("donna", "bkd", "--experiment", diverge, "--block", "7");
         AssertOneErrorLine(code, stderr, "--block 7: the space has blocks 0..2");
+
+        // a finished tailor train run as the teacher (here the first experiment's): not retrained, its accuracies recorded
+        var cfg = new DonnaConfig { Data = f.Data, Subset = 300, TeacherRun = Path.Combine(exp, "teacher"), SkipFirst = 0 };
+        using (var e2 = DonnaExperiment.Open(Path.Combine(f.Root, "teacher-run"), cfg))
+        {
+            var tj = e2.RunTeacher();
+            Assert.Equal(JobStatus.Done, tj.Status);
+            Assert.Equal(Path.GetFullPath(Path.Combine(exp, "teacher")), (string)tj.Result!["teacher_run"]!);
+            Assert.Equal(DonnaConfig.Num(s["teacher"]!["test_acc"]), DonnaConfig.Num(tj.Result!["test_acc"]));
+            Assert.Equal(DonnaConfig.Num(s["teacher"]!["val_acc"]), DonnaConfig.Num(tj.Result!["val_acc"]));
+        }
+        var notRun = cfg with { TeacherRun = f.Root };   // a folder without arch.json and weights.bin
+        var err = Assert.Throws<TailorException>(() => DonnaExperiment.Open(Path.Combine(f.Root, "teacher-run-bad"), notRun));
+        Assert.Contains("not a finished tailor train run", err.Message);
     }
 }

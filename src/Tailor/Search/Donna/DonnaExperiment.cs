@@ -146,6 +146,13 @@ public sealed class DonnaExperiment : IDisposable
         if (Config.TeacherRun is string run)
         {
             var o = new JsonObject { ["teacher_run"] = Path.GetFullPath(run), ["arch"] = TeacherArch.Name, ["params"] = ArchAnalysis.Analyze(TeacherArch).Params };
+            // the run's own accuracies, for the summary (a run without run.json still works as a teacher)
+            string rj = Path.Combine(run, "run.json");
+            if (File.Exists(rj) && JsonNode.Parse(File.ReadAllText(rj))?["summary"] is JsonObject sum)
+            {
+                o["val_acc"] = sum["best_val_acc"]?.DeepClone();
+                o["test_acc"] = sum["test_acc"]?.DeepClone();
+            }
             return o;
         }
         var rc = new RunConfig
