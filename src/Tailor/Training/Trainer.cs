@@ -1,7 +1,7 @@
-using Tailor.Util;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Tailor.Data;
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

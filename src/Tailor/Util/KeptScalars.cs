@@ -4,15 +4,19 @@ using static TorchSharp.torch;
 namespace Tailor.Util;
 
 /// <summary>
-/// Tensor additions whose alpha is a Scalar that lives as long as the process.
+/// Tensor arithmetic whose Scalars outlive the native call: additions with a process-lifetime alpha,
+/// scalar multiplies, divides and adds with a Scalar held until the call returns.
 /// </summary>
 /// <remarks>
 /// Why: TorchSharp 0.107's <c>a + b</c> and <c>a.add_(b)</c> pass alpha = 1 as a temporary Scalar that
 /// only the finalizer owns; its handle is read and the managed object is dead before the native call
 /// returns, so a garbage collection triggered by another thread during the call can free the at::Scalar
 /// while libtorch reads it (the "Expected false to be true" abort from Scalar.h; the same race as in
-/// Training/Optimizers/KeptScalarOptimizers.cs). Forward passes of residual blocks, cells and mixed ops
-/// add tensors on every step, so they use these instead of the operator.
+/// Training/Optimizers/KeptScalarOptimizers.cs); <c>a * 0.5</c>, <c>a / t</c>, <c>a + 0.5</c> make such
+/// temporaries too. Forward passes of residual blocks, cells and mixed ops and the losses of every step
+/// use these instead of the operators. (TorchSharp's own BatchNorm still counts its batches with a
+/// temporary, out of our reach; the tests run one at a time so that no other test thread's allocation
+/// starts a collection during a libtorch call.)
 /// </remarks>
 public static class KeptScalars
 {

@@ -1,5 +1,5 @@
-using Tailor.Util;
 using Tailor.Arch;
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

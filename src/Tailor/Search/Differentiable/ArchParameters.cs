@@ -1,5 +1,5 @@
-using Tailor.Util;
 using Tailor.Models.Cells;
+using Tailor.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 

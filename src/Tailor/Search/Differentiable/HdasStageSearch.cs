@@ -1,6 +1,6 @@
-using Tailor.Util;
 using System.Diagnostics;
 using Tailor.Models.Cells;
+using Tailor.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 

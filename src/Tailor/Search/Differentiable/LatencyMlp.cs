@@ -1,6 +1,6 @@
-using Tailor.Util;
 using Tailor.Training.Optimizers;
 using Tailor.Models.Cells;
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

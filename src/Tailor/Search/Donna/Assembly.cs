@@ -1,8 +1,8 @@
-using Tailor.Util;
 using Tailor.Arch;
 using Tailor.Data;
 using Tailor.Models;
 using Tailor.Training;
+using Tailor.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 using DataLoader = Tailor.Data.DataLoader;

@@ -1,4 +1,3 @@
-using Tailor.Util;
 using Tailor.Training.Optimizers;
 using System.IO.MemoryMappedFiles;
 using System.Text.Json.Nodes;
@@ -6,6 +5,7 @@ using Tailor.Arch;
 using Tailor.Data;
 using Tailor.Models;
 using Tailor.Training;
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
