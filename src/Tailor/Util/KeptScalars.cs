@@ -41,6 +41,9 @@ public static class KeptScalars
     /// <summary><paramref name="a"/> + <paramref name="v"/>, the Scalar alive until the call returns.</summary>
     public static Tensor PlusScalar(this Tensor a, double v) { using Scalar s = v; return a.add(s, One); }
 
+    /// <summary>1 - <paramref name="a"/> (an indicator's complement), without a temporary Scalar alive past its call.</summary>
+    public static Tensor OneMinus(this Tensor a) => a.neg().PlusScalar(1);
+
     /// <summary>Adds <paramref name="y"/> to a running sum that starts empty (null).</summary>
     public static Tensor Accumulate(Tensor? sum, Tensor y) => sum is null ? y : sum.add(y, One);
 }

@@ -16,6 +16,7 @@ public class KeptScalarsTests
         Assert.True(Same(a.Times(-2.5), a * -2.5));
         Assert.True(Same(a.Over(3.0), a / 3.0));
         Assert.True(Same(a.PlusScalar(0.25), a + 0.25));
+        Assert.True(Same(a.OneMinus(), 1 - a));
         Assert.True(Same(KeptScalars.Accumulate(null, a), a));
         Assert.True(Same(KeptScalars.Accumulate(a, b), a + b));
         var c = a.clone(); c.PlusInPlace(b);

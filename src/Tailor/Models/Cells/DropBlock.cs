@@ -27,7 +27,7 @@ public static class DropBlock
         // pad so that a centre at (i, j) of the valid grid covers rows i..i+bs-1, then max-pool to grow blocks
         var padded = nn.functional.pad(centres, new long[] { bs - 1, bs - 1, bs - 1, bs - 1 });
         var block = nn.functional.max_pool2d(padded, new long[] { bs, bs }, new long[] { 1, 1 });
-        keep = block.neg().PlusScalar(1);
+        keep = block.OneMinus();
         double kept = keep.sum().item<float>();
         scale = kept > 0 ? keep.numel() / kept : 0;
         }

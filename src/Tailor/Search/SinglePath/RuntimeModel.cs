@@ -1,5 +1,6 @@
 using Tailor.Arch;
 using Tailor.Models.SinglePath;
+using Tailor.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -93,7 +94,7 @@ public sealed class RuntimeModel
         {
             var layer = net.SearchLayers[l];
             var dec = layer.Kernel.Last ?? throw new InvalidOperationException("run a forward pass before computing the runtime");
-            total = total + LayerMs(l, layer, dec.Dk, dec.De, layer.LastSe);
+            total = total.Plus(LayerMs(l, layer, dec.Dk, dec.De, layer.LastSe));
         }
         return total;
     }
@@ -105,8 +106,8 @@ public sealed class RuntimeModel
         {
             int i33 = _index[l][0], i36 = _index[l][1], i53 = _index[l][2], i56 = _index[l][3];
             double ratio = R(l, i36) / R(l, i56);
-            var rc = de[0] * (R(l, i53) + de[1] * (R(l, i56) - R(l, i53)));
-            return rc * (ratio + (1 - ratio) * dk[0]);
+            var rc = de[0] * de[1].Times(R(l, i56) - R(l, i53)).PlusScalar(R(l, i53));
+            return rc * dk[0].Times(1 - ratio).PlusScalar(ratio);
         }
         // selection weights of each kernel / expansion along the nested chains
         var pk = Chain(dk, ch.Kernels.Length);
@@ -118,12 +119,12 @@ public sealed class RuntimeModel
                 for (int s = 0; s < S; s++)
                 {
                     var w = pk[k] * pe[e];
-                    if (S == 2) w = w * (s == 1 ? dse! : 1 - dse!);
-                    var term = w * R(l, _index[l][(k * ch.Expansions.Length + e) * S + s]);
-                    sum = sum is null ? term : sum + term;
+                    if (S == 2) w = w * (s == 1 ? dse! : dse!.OneMinus());
+                    var term = w.Times(R(l, _index[l][(k * ch.Expansions.Length + e) * S + s]));
+                    sum = KeptScalars.Accumulate(sum, term);
                 }
         var active = de[0] * sum!;
-        if (_skip[l] >= 0 && R(l, _skip[l]) != 0) active = active + (1 - de[0]) * R(l, _skip[l]);
+        if (_skip[l] >= 0 && R(l, _skip[l]) != 0) active = active.Plus(de[0].OneMinus().Times(R(l, _skip[l])));
         return active;
     }
 
@@ -134,7 +135,7 @@ public sealed class RuntimeModel
         Tensor run = ones(1)[0];
         for (int j = 0; j < n; j++)
         {
-            p[j] = j < n - 1 ? run * (1 - d[j]) : run;
+            p[j] = j < n - 1 ? run * d[j].OneMinus() : run;
             if (j < n - 1) run = run * d[j];
         }
         return p;
