@@ -146,8 +146,8 @@ public sealed class DonnaExperiment : IDisposable
         if (Config.TeacherRun is string run)
         {
             var o = new JsonObject { ["teacher_run"] = Path.GetFullPath(run), ["arch"] = TeacherArch.Name, ["params"] = ArchAnalysis.Analyze(TeacherArch).Params };
-            // the run's own accuracies, for the summary (a run without run.json still works as a teacher)
-            string rj = Path.Combine(run, "run.json");
+            // the run's own accuracies, for the summary (a run without its run.json still works as a teacher)
+            string rj = Path.Combine(run, TrainingRun.RunFile);
             if (File.Exists(rj) && JsonNode.Parse(File.ReadAllText(rj))?["summary"] is JsonObject sum)
             {
                 o["val_acc"] = sum["best_val_acc"]?.DeepClone();
