@@ -83,6 +83,7 @@ public static class DonnaCommands
         var bkdLr = new Option<double>("--bkd-lr") { Description = "Adam learning rate of blockwise distillation", DefaultValueFactory = _ => Defaults.BkdLr };
         var libSize = new Option<int>("--library-size") { Description = "Architectures finetuned for the accuracy predictor", DefaultValueFactory = _ => Defaults.LibrarySize };
         var libEpochs = new Option<int>("--library-epochs") { Description = "Epochs of each library finetune", DefaultValueFactory = _ => Defaults.LibraryEpochs };
+        var libSeeds = new Option<int>("--library-seeds") { Description = "Finetunes per library architecture, each with its own seed; the predictor fits their mean accuracy", DefaultValueFactory = _ => Defaults.LibrarySeeds };
         var bnRecal = new Option<int>("--bn-recalibrate") { Description = "Recompute BatchNorm statistics over this many training batches before every library and finetune evaluation (0: off)", DefaultValueFactory = _ => Defaults.BnRecalibration };
         var libImages = new Option<int>("--library-images") { Description = "Training images of each library finetune (0: the whole training split)", DefaultValueFactory = _ => Defaults.LibraryImages ?? 0 };
         var target = new Option<string>("--target") { Description = "Latency target device: ort-cpu[:threads=N] or torch-cpu[:threads=N]", DefaultValueFactory = _ => "ort-cpu" };
@@ -102,7 +103,7 @@ public static class DonnaCommands
             "Pareto networks finetuned from BKD weights. Every step is a job in --out/experiment.db: rerunning resumes, finished jobs are never redone.\n" +
             "Example: tailor search donna --data cifar10:../shared/data/cifar-10-subset --target ort-cpu --latency-ms 0.15 --out runs/donna")
         {
-            data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, teacherLr, cuts, skipFirst, grid, bkdImages, bkdEpochs, bkdLr, libSize, libEpochs, libImages, bnRecal,
+            data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, teacherLr, cuts, skipFirst, grid, bkdImages, bkdEpochs, bkdLr, libSize, libEpochs, libSeeds, libImages, bnRecal,
             target, latency, population, generations, finalCount, finalEpochs, maxError, threads, output, json,
         };
         c.SetAction(r => Cli.Run(() =>
@@ -114,7 +115,7 @@ public static class DonnaCommands
                 Data = r.GetValue(data)!, Subset = r.GetValue(subset) is int sub && sub > 0 ? sub : null, ValSplit = r.GetValue(valSplit)!, Seed = r.GetValue(seed),
                 Teacher = r.GetValue(teacher)!, TeacherWidth = r.GetValue(teacherWidth), TeacherEpochs = r.GetValue(teacherEpochs), TeacherRun = r.GetValue(teacherRun),
                 TeacherLr = r.GetValue(teacherLr), SkipFirst = r.GetValue(skipFirst), Cuts = r.GetValue(cuts), Grid = r.GetValue(grid), BkdImages = r.GetValue(bkdImages), BkdEpochs = r.GetValue(bkdEpochs), BkdLr = r.GetValue(bkdLr),
-                LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibraryImages = r.GetValue(libImages) is int lim && lim != 0 ? lim : null, BnRecalibration = r.GetValue(bnRecal),
+                LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibrarySeeds = r.GetValue(libSeeds), LibraryImages = r.GetValue(libImages) is int lim && lim != 0 ? lim : null, BnRecalibration = r.GetValue(bnRecal),
             };
             var tgt = LatencyTargets.Parse(r.GetValue(target)!);
             if (r.GetValue(latency) is double lt && !(lt > 0)) throw new TailorException($"--latency-ms: expected > 0 (got {lt})");

@@ -52,6 +52,12 @@ public sealed record DonnaConfig
     /// <summary>Architectures in the library (sampled across the MAC range).</summary>
     public int LibrarySize { get; init; } = 24;
     public int LibraryEpochs { get; init; } = 3;
+    /// <summary>
+    /// Finetunes per library architecture, each with its own seed (data order, augmentation); the predictor's
+    /// target is their mean accuracy. Short finetunes differ from seed to seed by about as much as close
+    /// architectures differ from each other, so averaging is what lets the library rank them.
+    /// </summary>
+    public int LibrarySeeds { get; init; } = 1;
     /// <summary>Training images of each library finetune (null: the whole training split).</summary>
     public int? LibraryImages { get; init; } = 3200;
     public int LibraryBatch { get; init; } = 64;
@@ -116,7 +122,7 @@ public sealed record DonnaConfig
         void Pos(int v, string name) { if (v < 1) throw new TailorException($"--{name}: expected >= 1 (got {v})"); }
         Pos(TeacherEpochs, "teacher-epochs"); Pos(TeacherBatch, "teacher-batch");
         Pos(BkdImages, "bkd-images"); Pos(BkdValImages, "bkd-val-images"); Pos(BkdEpochs, "bkd-epochs"); Pos(BkdBatch, "bkd-batch");
-        Pos(LibrarySize, "library-size"); Pos(LibraryEpochs, "library-epochs"); Pos(LibraryBatch, "library-batch");
+        Pos(LibrarySize, "library-size"); Pos(LibraryEpochs, "library-epochs"); Pos(LibrarySeeds, "library-seeds"); Pos(LibraryBatch, "library-batch");
         if (LibrarySize < 4) throw new TailorException($"--library-size: the predictor needs at least 4 architectures (got {LibrarySize})");
         if (LibraryImages is int li && li < 1) throw new TailorException($"--library-images: expected >= 1 (got {li})");
         if (BnRecalibration < 0) throw new TailorException($"--bn-recalibrate: expected >= 0 batches (got {BnRecalibration})");

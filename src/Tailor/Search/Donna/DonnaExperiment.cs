@@ -123,8 +123,12 @@ public sealed class DonnaExperiment : IDisposable
         Store.Ensure("features", "features");
         for (int n = 0; n < Space.BlockCount; n++)
             for (int m = 0; m < Space.Options.Count; m++) Store.Ensure(BkdKey(n, m), "bkd", n, m);
-        foreach (var key in LibraryKeys()) Store.Ensure("lib/" + key, "lib");
+        foreach (var key in LibraryKeys())
+            for (int r = 0; r < Config.LibrarySeeds; r++) Store.Ensure(LibJob(key, r), "lib");
     }
+
+    /// <summary>Store key of library architecture <paramref name="key"/>'s finetune number <paramref name="repeat"/> (the first keeps the one-seed name).</summary>
+    public static string LibJob(string key, int repeat) => repeat == 0 ? "lib/" + key : $"lib/{key}/seed{repeat}";
 
     void Report(string stage, long done, long total, string detail = "") => Progress?.Invoke(stage, done, total, detail);
 
@@ -305,6 +309,7 @@ public sealed class DonnaExperiment : IDisposable
         return chosen;
     }
 
+    /// <summary>Finetunes every library architecture <see cref="DonnaConfig.LibrarySeeds"/> times; returns the jobs, architecture by architecture.</summary>
     public List<JobRecord> RunLibrary(CancellationToken ct = default)
     {
         RequireBkd();
@@ -312,25 +317,29 @@ public sealed class DonnaExperiment : IDisposable
         var keys = LibraryKeys();
         var ss = new BlockSearchSpace(Space);
         var train = Config.LibraryImages is int li ? Splits.Subset(Data.Train, li, Config.Seed + 3) : Data.Train;
-        int done = keys.Count(k => Store.Get("lib/" + k)?.Status == JobStatus.Done);
-        foreach (var (key, i) in keys.Select((k, i) => (k, i)))
+        var jobs = keys.SelectMany((k, i) => Enumerable.Range(0, Config.LibrarySeeds).Select(r => (Key: k, Index: i, Repeat: r))).ToList();
+        int Done() => jobs.Count(j => Store.Get(LibJob(j.Key, j.Repeat))?.Status == JobStatus.Done);
+        int done = Done();
+        foreach (var (key, i, repeat) in jobs)
         {
             var choice = ss.Parse(key);
-            Store.RunJob("lib/" + key, () =>
+            // Repeat 0 keeps the seed a one-seed library always had, so adding seeds reuses its finetunes.
+            long seed = Config.Seed + 100 + i + 100_003L * repeat;
+            Store.RunJob(LibJob(key, repeat), () =>
             {
-                var r = Assembly.Train(Space, choice, teacher, Dir, Config, Data, train, Config.LibraryEpochs, Config.LibraryLr, Config.Seed + 100 + i, fromBkd: true,
-                    progress: (s, t) => Report("library", done, keys.Count, $"{key}: step {s}/{t}"), ct: ct);
+                var r = Assembly.Train(Space, choice, teacher, Dir, Config, Data, train, Config.LibraryEpochs, Config.LibraryLr, seed, fromBkd: true,
+                    progress: (s, t) => Report("library", done, jobs.Count, $"{key}: step {s}/{t}"), ct: ct);
                 var an = ArchAnalysis.Analyze(Space.Build(choice));
                 return new JsonObject
                 {
-                    ["key"] = key, ["val_acc"] = r.ValAcc, ["seconds"] = r.Seconds, ["final_loss"] = r.FinalLoss, ["macs"] = an.Macs, ["params"] = an.Params,
+                    ["key"] = key, ["repeat"] = repeat, ["seed"] = seed, ["val_acc"] = r.ValAcc, ["seconds"] = r.Seconds, ["final_loss"] = r.FinalLoss, ["macs"] = an.Macs, ["params"] = an.Params,
                     ["inherited_whole"] = r.Whole, ["inherited_partial"] = r.Partial, ["adapters_folded"] = r.Folded,
                 };
             });
-            done = keys.Count(k => Store.Get("lib/" + k)?.Status == JobStatus.Done);
-            Report("library", done, keys.Count, key);
+            done = Done();
+            Report("library", done, jobs.Count, key);
         }
-        return keys.Select(k => Store.Get("lib/" + k)!).ToList();
+        return jobs.Select(j => Store.Get(LibJob(j.Key, j.Repeat))!).ToList();
     }
 
     // ---------------- predictor ----------------
@@ -343,12 +352,15 @@ public sealed class DonnaExperiment : IDisposable
         var nsr = RequireBkd();
         var ss = new BlockSearchSpace(Space);
         var keys = LibraryKeys();
-        var lib = keys.Select(k => Store.Get("lib/" + k)!).ToList();
+        var lib = keys.SelectMany(k => Enumerable.Range(0, Config.LibrarySeeds).Select(r => Store.Get(LibJob(k, r))!)).ToList();
         var bad = lib.Where(j => j.Status != JobStatus.Done).ToList();
         if (bad.Count > 0)
-            throw new TailorException($"architecture library of {Dir}: {bad.Count} of {lib.Count} architectures not finetuned ({string.Join(", ", bad.Take(4).Select(j => $"{j.Key} {j.Status.ToString().ToLowerInvariant()}{(j.Error != null ? ": " + j.Error : "")}"))}); run tailor search donna again to finish them");
+            throw new TailorException($"architecture library of {Dir}: {bad.Count} of {lib.Count} finetunes not done ({string.Join(", ", bad.Take(4).Select(j => $"{j.Key} {j.Status.ToString().ToLowerInvariant()}{(j.Error != null ? ": " + j.Error : "")}"))}); run tailor search donna again to finish them");
         var x = keys.Select(k => ss.Parse(k).Select((m, n) => nsr[n][m]).ToArray()).ToList();
-        var y = lib.Select(j => (double)j.Result!["val_acc"]!).ToList();
+        // accBySeed[r][i]: architecture i's validation accuracy after finetune number r.
+        var accBySeed = Enumerable.Range(0, Config.LibrarySeeds)
+            .Select(r => keys.Select(k => (double)Store.Get(LibJob(k, r))!.Result!["val_acc"]!).ToArray()).ToArray();
+        var y = Enumerable.Range(0, keys.Count).Select(i => accBySeed.Average(a => a[i])).ToList();
         var loo = AccuracyPredictor.LeaveOneOut(x, y, Config.RidgeLambda);
         var p = AccuracyPredictor.Fit(x, y, Config.RidgeLambda);
         var o = p.ToJson();
@@ -356,7 +368,18 @@ public sealed class DonnaExperiment : IDisposable
         o["val_images"] = Data.Val.Count;
         double ceiling = AccuracyPredictor.NoiseCeilingTau(y, Data.Val.Count, (ulong)Config.Seed + 17);
         o["noise_ceiling_tau"] = ceiling;
-        o["loo"] = new JsonArray(keys.Select((k, i) => (JsonNode)new JsonObject { ["key"] = k, ["actual"] = loo.Actual[i], ["predicted"] = loo.Predicted[i] }).ToArray());
+        o["library_seeds"] = Config.LibrarySeeds;
+        // How well one finetune ranks the library like another (mean over pairs of seeds): the ranking noise of
+        // the library itself, validation sampling and training together.
+        if (Config.LibrarySeeds > 1)
+        {
+            var taus = new List<double>();
+            for (int a = 0; a < accBySeed.Length; a++)
+                for (int b = a + 1; b < accBySeed.Length; b++) taus.Add(Stats.KendallTauB(accBySeed[a], accBySeed[b]));
+            o["seed_to_seed_tau"] = taus.Average();
+        }
+        o["loo"] = new JsonArray(keys.Select((k, i) => (JsonNode)new JsonObject { ["key"] = k, ["actual"] = loo.Actual[i], ["predicted"] = loo.Predicted[i],
+            ["per_seed"] = new JsonArray(accBySeed.Select(a => (JsonNode)a[i]).ToArray()) }).ToArray());
         Store.SetMeta("predictor", o.ToJsonString(DonnaConfig.Compact));
         AtomicFile.WriteAllText(Path.Combine(Dir, "predictor.json"), o.ToJsonString(DonnaConfig.Indented) + "\n");
         return new PredictorReport(p, loo, keys, nsr, ceiling);
