@@ -79,6 +79,7 @@ public static class DonnaCommands
         var teacherLr = new Option<double>("--teacher-lr") { Description = "SGD learning rate of the teacher (cosine, half an epoch of warm-up)", DefaultValueFactory = _ => Defaults.TeacherLr };
         var grid = new Option<string?>("--grid") { Description = "Candidate grid per block, e.g. \"kernels=3,5,7;expansions=2,3,4,6;depths=1,2,3,4;se=0,1;acts=relu,swish;widths=0.5,0.75,1\" (default: small, 16 per block)" };
         var bkdImages = new Option<int>("--bkd-images") { Description = "Training images of blockwise distillation", DefaultValueFactory = _ => Defaults.BkdImages };
+        var bkdVal = new Option<int>("--bkd-val-images") { Description = "Held-out images on which each candidate block's NSR (its quality, the predictor's feature) is measured", DefaultValueFactory = _ => Defaults.BkdValImages };
         var bkdEpochs = new Option<int>("--bkd-epochs") { Description = "Epochs of blockwise distillation", DefaultValueFactory = _ => Defaults.BkdEpochs };
         var bkdLr = new Option<double>("--bkd-lr") { Description = "Adam learning rate of blockwise distillation", DefaultValueFactory = _ => Defaults.BkdLr };
         var libSize = new Option<int>("--library-size") { Description = "Architectures finetuned for the accuracy predictor", DefaultValueFactory = _ => Defaults.LibrarySize };
@@ -103,7 +104,7 @@ public static class DonnaCommands
             "Pareto networks finetuned from BKD weights. Every step is a job in --out/experiment.db: rerunning resumes, finished jobs are never redone.\n" +
             "Example: tailor search donna --data cifar10:../shared/data/cifar-10-subset --target ort-cpu --latency-ms 0.15 --out runs/donna")
         {
-            data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, teacherLr, cuts, skipFirst, grid, bkdImages, bkdEpochs, bkdLr, libSize, libEpochs, libSeeds, libImages, bnRecal,
+            data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, teacherLr, cuts, skipFirst, grid, bkdImages, bkdVal, bkdEpochs, bkdLr, libSize, libEpochs, libSeeds, libImages, bnRecal,
             target, latency, population, generations, finalCount, finalEpochs, maxError, threads, output, json,
         };
         c.SetAction(r => Cli.Run(() =>
@@ -114,7 +115,7 @@ public static class DonnaCommands
             {
                 Data = r.GetValue(data)!, Subset = r.GetValue(subset) is int sub && sub > 0 ? sub : null, ValSplit = r.GetValue(valSplit)!, Seed = r.GetValue(seed),
                 Teacher = r.GetValue(teacher)!, TeacherWidth = r.GetValue(teacherWidth), TeacherEpochs = r.GetValue(teacherEpochs), TeacherRun = r.GetValue(teacherRun),
-                TeacherLr = r.GetValue(teacherLr), SkipFirst = r.GetValue(skipFirst), Cuts = r.GetValue(cuts), Grid = r.GetValue(grid), BkdImages = r.GetValue(bkdImages), BkdEpochs = r.GetValue(bkdEpochs), BkdLr = r.GetValue(bkdLr),
+                TeacherLr = r.GetValue(teacherLr), SkipFirst = r.GetValue(skipFirst), Cuts = r.GetValue(cuts), Grid = r.GetValue(grid), BkdImages = r.GetValue(bkdImages), BkdValImages = r.GetValue(bkdVal), BkdEpochs = r.GetValue(bkdEpochs), BkdLr = r.GetValue(bkdLr),
                 LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibrarySeeds = r.GetValue(libSeeds), LibraryImages = r.GetValue(libImages) is int lim && lim != 0 ? lim : null, BnRecalibration = r.GetValue(bnRecal),
             };
             var tgt = LatencyTargets.Parse(r.GetValue(target)!);

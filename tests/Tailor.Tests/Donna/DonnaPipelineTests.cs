@@ -33,7 +33,7 @@ public class DonnaPipelineTests
         {
             "search", "donna", "--data", Data, "--subset", "300", "--teacher", Teacher, "--teacher-epochs", "1", "--skip-first", "0",
             "--grid", "kernels=3,5;expansions=2;depths=1;se=0;acts=relu;widths=1",
-            "--bkd-images", "96", "--bkd-epochs", "1", "--library-size", "4", "--library-images", "64", "--library-epochs", "1", "--library-seeds", "2",
+            "--bkd-images", "96", "--bkd-val-images", "40", "--bkd-epochs", "1", "--library-size", "4", "--library-images", "64", "--library-epochs", "1", "--library-seeds", "2",
             "--population", "4", "--generations", "2", "--final-count", "1", "--final-epochs", "1", "--max-error", "0.2",
             "--threads", "1", "--out", outDir,
         }.Concat(more).ToArray();
@@ -65,6 +65,9 @@ public class DonnaPipelineTests
         Assert.Equal(2, (int)predJson["library_seeds"]!);
         Assert.InRange((double)predJson["seed_to_seed_tau"]!, -1, 1);
         using (var st = ExperimentStore.Open(exp, create: false))
+        {
+            // --bkd-val-images sets how many held-out images each block's NSR is measured on
+            Assert.Equal(40, (int)st.Get("features")!.Result!["val_count"]!);
             foreach (var row in predJson["loo"]!.AsArray())
             {
                 string key = (string)row!["key"]!;
@@ -75,6 +78,7 @@ public class DonnaPipelineTests
                 Assert.Equal(runs.Select(j => (double)j.Result!["val_acc"]!), perSeed);
                 Assert.Equal(perSeed.Average(), (double)row["actual"]!, 12);
             }
+        }
         string searchDir = (string)s["search"]!["folder"]!;
         foreach (var file in new[] { "pareto.json", "pareto.png", "history.csv", "state.json" }) Assert.True(File.Exists(Path.Combine(searchDir, file)), file);
         foreach (var file in new[] { "summary.json", "predictor.json", "latency.jsonl", "teacher/weights.bin", "features/index.json", "bkd/b2_c1.bin" })
