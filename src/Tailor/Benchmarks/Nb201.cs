@@ -1,5 +1,6 @@
 using System.Text;
 using Tailor.Search;
+using Tailor.Util;
 
 namespace Tailor.Benchmarks;
 

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
+using Tailor.Util;
 
 namespace Tailor.Data;
 
@@ -132,8 +133,8 @@ public sealed class DataLoader : IDisposable
             var d = dstAll.Slice(i * size, size);
             if (Augment == Augmentation.CropFlip)
             {
-                int oy = rng!.NextInt(2 * Pad + 1) - Pad, ox = rng.NextInt(2 * Pad + 1) - Pad;
-                bool flip = rng.NextInt(2) == 1;
+                int oy = rng!.Next(2 * Pad + 1) - Pad, ox = rng.Next(2 * Pad + 1) - Pad;
+                bool flip = rng.Next(2) == 1;
                 CropFlip(s, d, c, h, w, oy, ox, flip);
             }
             else

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tailor.Util;
 
 namespace Tailor.Search;
 

@@ -1,3 +1,4 @@
+using Tailor.Util;
 namespace Tailor.Search;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using Tailor.Benchmarks;
 using Tailor.Search;
+using Tailor.Util;
 
 namespace Tailor.Tests.Benchmarks;
 

@@ -1,6 +1,7 @@
 using Tailor.Benchmarks;
 using Tailor.Data;
 using Tailor.Search.Differentiable;
+using Tailor.Util;
 
 namespace Tailor.Tests.Cells;
 
@@ -10,7 +11,7 @@ public static class CellTestKit
     /// <summary>Random images (seeded) in 10 classes.</summary>
     public static ImageDataset Images(int n = 96, int c = 3, int hw = 32, int seed = 1)
     {
-        var rng = new SearchRng(seed);
+        var rng = new Rng(seed);
         var px = new byte[n * c * hw * hw];
         for (int i = 0; i < px.Length; i++) px[i] = (byte)rng.Next(256);
         var lb = Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray();

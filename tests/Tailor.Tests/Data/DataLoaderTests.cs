@@ -1,30 +1,8 @@
 using Tailor.Data;
 using static TorchSharp.torch;
+using Tailor.Util;
 
 namespace Tailor.Tests.Data;
-
-public class RngTests
-{
-    [Fact]
-    public void StateRoundTripsAndStreamsDiffer()
-    {
-        var a = new Rng(42);
-        for (int i = 0; i < 10; i++) a.NextUInt64();
-        var b = Rng.FromState(a.GetState());
-        for (int i = 0; i < 100; i++) Assert.Equal(a.NextUInt64(), b.NextUInt64());
-        Assert.NotEqual(Rng.Derive(1, "x").NextUInt64(), Rng.Derive(1, "y").NextUInt64());
-        Assert.Equal(Rng.Derive(1, "x").NextUInt64(), Rng.Derive(1, "x").NextUInt64());
-    }
-
-    [Fact]
-    public void NextIntIsInRangeAndRoughlyUniform()
-    {
-        var r = new Rng(3);
-        var counts = new int[9];
-        for (int i = 0; i < 90000; i++) counts[r.NextInt(9)]++;
-        Assert.All(counts, c => Assert.InRange(c, 9500, 10500));
-    }
-}
 
 public class DataLoaderTests
 {
@@ -82,8 +60,8 @@ public class DataLoaderTests
         var replay = new Rng(11); // no shuffle: three draws per image, in order
         for (int n = 0; n < 16; n++)
         {
-            int oy = replay.NextInt(9) - 4, ox = replay.NextInt(9) - 4;
-            bool flip = replay.NextInt(2) == 1;
+            int oy = replay.Next(9) - 4, ox = replay.Next(9) - 4;
+            bool flip = replay.Next(2) == 1;
             for (int c = 0; c < 3; c++)
                 for (int y = 0; y < 8; y++)
                     for (int x = 0; x < 8; x++)

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Tailor.Data;
+using Tailor.Util;
 
 namespace Tailor.Tests.Data;
 

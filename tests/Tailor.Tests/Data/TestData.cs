@@ -1,4 +1,5 @@
 using Tailor.Data;
+using Tailor.Util;
 
 namespace Tailor.Tests.Data;
 
@@ -36,7 +37,7 @@ public static class TestData
                 for (int y = 0; y < h; y++)
                     for (int x = 0; x < w; x++)
                     {
-                        int v = ((x + y * label) % 10 == 0 ? 200 : 40) + rng.NextInt(40);
+                        int v = ((x + y * label) % 10 == 0 ? 200 : 40) + rng.Next(40);
                         px[((i * c + ch) * h + y) * w + x] = (byte)v;
                     }
         }

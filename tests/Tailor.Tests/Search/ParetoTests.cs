@@ -1,4 +1,5 @@
 using Tailor.Search;
+using Tailor.Util;
 
 namespace Tailor.Tests.Search;
 
@@ -59,30 +60,6 @@ public class ParetoTests
         Assert.Equal([0], fronts[2]);
         Assert.True(Pareto.ConstrainedDominates(pts[1], 0, pts[0], 2));
         Assert.False(Pareto.Dominates([1, 1], [1, 1]));
-    }
-}
-
-public class RngTests
-{
-    [Fact]
-    public void DeterministicAndResumable()
-    {
-        var a = new Rng(42); var b = new Rng(42);
-        for (int i = 0; i < 100; i++) Assert.Equal(a.NextULong(), b.NextULong());
-        var c = Rng.FromState(a.State);
-        for (int i = 0; i < 100; i++) Assert.Equal(a.Next(1000), c.Next(1000));
-        Assert.NotEqual(new Rng(1).NextULong(), new Rng(2).NextULong());
-    }
-
-    [Fact]
-    public void BoundsAndUniformity()
-    {
-        var r = new Rng(3);
-        var counts = new int[5];
-        for (int i = 0; i < 50000; i++) counts[r.Next(5)]++;
-        Assert.All(counts, n => Assert.InRange(n, 9500, 10500));
-        for (int i = 0; i < 1000; i++) Assert.InRange(r.NextDouble(), 0.0, 0.9999999999);
-        Assert.Throws<TailorException>(() => Rng.FromState("xyz"));
     }
 }
 

@@ -8,7 +8,7 @@ using Tailor.Search;
 using Tailor.Search.SinglePath;
 using Tailor.Search.Trained;
 using Tailor.Tests.Hardware;
-using Rng = Tailor.Search.Rng;
+using Tailor.Util;
 
 namespace Tailor.Tests.Search;
 

@@ -2,6 +2,7 @@ using Tailor.Data;
 using Tailor.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using Tailor.Util;
 
 namespace Tailor.Tests.Training;
 

@@ -19,7 +19,7 @@ public sealed class ArchParameters : IDisposable
     {
         Names = net.GroupNames;
         NumOps = net.OpNames.Count;
-        var gen = new Generator((ulong)SearchRng.Mix(seed, 0xA1FA));
+        var gen = new Generator((ulong)SplitMix64.Mix(seed, 0xA1FA));
         Alphas = new Tensor[net.Groups];
         for (int g = 0; g < net.Groups; g++)
         {

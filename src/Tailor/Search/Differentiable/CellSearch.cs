@@ -278,8 +278,8 @@ public sealed class CellSearch : IDisposable
         double lr = GradTools.Cosine(o.Lr, o.LrMin, pos, TotalWeightEpochs());
         bool sampled = o.Method is "gdas" or "msg-das";
         if (sampled) _tau = phaseEpoch < 0 ? o.TauMax : phaseEpochs <= 1 ? o.TauMin : o.TauMax - (o.TauMax - o.TauMin) * phaseEpoch / (phaseEpochs - 1);
-        _gumbel = new Generator((ulong)SearchRng.Mix(o.Seed, ge, 1));
-        Net.Regulariser.Generator = new Generator((ulong)SearchRng.Mix(o.Seed, ge, 2));
+        _gumbel = new Generator((ulong)SplitMix64.Mix(o.Seed, ge, 1));
+        Net.Regulariser.Generator = new Generator((ulong)SplitMix64.Mix(o.Seed, ge, 2));
         int steps = Math.Min(StepsPerEpoch, maxSteps ?? int.MaxValue);
         double tl = 0, ta = 0, vl = 0, va = 0;
         var sw = Stopwatch.StartNew();
@@ -418,20 +418,20 @@ public sealed class CellSearch : IDisposable
 
     void InitPt()
     {
-        var rng = new SearchRng(SearchRng.Mix(Options.Seed, 0x9E7));
+        ulong rng = unchecked((ulong)SplitMix64.Mix(Options.Seed, 0x9E7));
         var tasks = new List<int[]>();
         int round = 0;
         if (Options.Space == "nb201")
         {
-            var edges = Options.PtOrder == "random" ? SearchRng.Permutation(Nb201Cell.Edges, rng.NextNonNeg()) : Enumerable.Range(0, Nb201Cell.Edges).ToArray();
+            var edges = Options.PtOrder == "random" ? SplitMix64.Permutation(Nb201Cell.Edges, SplitMix64.NextNonNegative(ref rng)) : Enumerable.Range(0, Nb201Cell.Edges).ToArray();
             foreach (int e in edges) tasks.Add(new[] { 0, 0, e, round++ });
         }
         else
         {
             // op projection on every edge (normal and reduce cell each round), then topology per node
-            var edges = Options.PtOrder == "random" ? SearchRng.Permutation(DartsCell.SearchEdges, rng.NextNonNeg()) : Enumerable.Range(0, DartsCell.SearchEdges).ToArray();
+            var edges = Options.PtOrder == "random" ? SplitMix64.Permutation(DartsCell.SearchEdges, SplitMix64.NextNonNegative(ref rng)) : Enumerable.Range(0, DartsCell.SearchEdges).ToArray();
             foreach (int e in edges) { for (int g = 0; g < _groups; g++) tasks.Add(new[] { 0, g, e, round }); round++; }
-            var nodes = Options.PtOrder == "random" ? SearchRng.Permutation(DartsCell.Steps, rng.NextNonNeg()) : Enumerable.Range(0, DartsCell.Steps).ToArray();
+            var nodes = Options.PtOrder == "random" ? SplitMix64.Permutation(DartsCell.Steps, SplitMix64.NextNonNegative(ref rng)) : Enumerable.Range(0, DartsCell.Steps).ToArray();
             foreach (int n in nodes) { for (int g = 0; g < _groups; g++) tasks.Add(new[] { 1, g, n, round }); round++; }
         }
         State.PtOrder = tasks;

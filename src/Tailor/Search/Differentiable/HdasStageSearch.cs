@@ -32,10 +32,10 @@ public sealed class HdasStageSearch : IDisposable
         _s = s; _split = split;
         var o = s.Options;
         if (cells.Count != 5) throw new TailorException($"H-DAS stage search: needs 5 cells (3 stage cells, 2 reduction cells), got {cells.Count}");
-        torch.manual_seed(SearchRng.Mix(o.Seed, 0x57A6E));
+        torch.manual_seed(SplitMix64.Mix(o.Seed, 0x57A6E));
         Net = new HdasStageNetwork(new HdasStageConfig { C = o.C, MaxCells = o.HdasMaxCells, Window = o.HdasWindow, Classes = split.Classes, InputChannels = split.Shape.Channels },
             cells.Take(3).ToList(), cells.Skip(3).ToList());
-        var gen = new Generator((ulong)SearchRng.Mix(o.Seed, 0xBE7A));
+        var gen = new Generator((ulong)SplitMix64.Mix(o.Seed, 0xBE7A));
         _beta = new Tensor?[3][];
         _gamma = new Tensor[3];
         var archParams = new List<Tensor>();

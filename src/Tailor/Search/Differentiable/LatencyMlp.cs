@@ -57,7 +57,7 @@ public sealed class LatencyMlp : nn.Module<Tensor, Tensor>
             var X = tensor(x, new long[] { rows.Length, 30 });
             var Y = ((tensor(y) - mean) / std).unsqueeze(1);
             var opt = new KeptScalarAdam(m.parameters(), 3e-3);
-            var gen = new Generator((ulong)SearchRng.Mix(seed, 0x1A7));
+            var gen = new Generator((ulong)SplitMix64.Mix(seed, 0x1A7));
             for (int it = 0; it < iterations; it++)
             {
                 using var s = NewDisposeScope();

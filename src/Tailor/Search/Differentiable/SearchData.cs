@@ -1,7 +1,7 @@
 using Tailor.Benchmarks;
 using Tailor.Data;
 using static TorchSharp.torch;
-using DataRng = Tailor.Data.Rng;
+using Tailor.Util;
 
 namespace Tailor.Search.Differentiable;
 
@@ -48,8 +48,8 @@ public sealed class SearchSplit : IDisposable
         if (train + val > d.Count) throw new TailorException($"{d.Name}: {d.Count} images, the search split needs {train} + {val}");
         if (batch > train || batch > val) throw new TailorException($"--batch {batch}: larger than a half of the split ({train} / {val})");
         _seed = seed; Batch = batch;
-        var (picked, rest) = Splits.Stratified(d.Labels, d.Classes, train, DataRng.Derive(seed, "cell-search-split"));
-        var (valPicked, _) = Splits.Stratified(d.Subset(rest).Labels, d.Classes, val, DataRng.Derive(seed, "cell-search-split-val"));
+        var (picked, rest) = Splits.Stratified(d.Labels, d.Classes, train, Rng.Derive(seed, "cell-search-split"));
+        var (valPicked, _) = Splits.Stratified(d.Subset(rest).Labels, d.Classes, val, Rng.Derive(seed, "cell-search-split-val"));
         Train = d.Subset(picked, d.Name + "/search-train");
         Val = d.Subset(valPicked.Select(i => rest[i]).ToArray(), d.Name + "/search-val");
         var norm = Normalization.Of(Train);
@@ -68,16 +68,16 @@ public sealed class SearchSplit : IDisposable
     /// </summary>
     public IEnumerable<(Tensor Xt, Tensor Yt, Tensor Xv, Tensor Yv)> Epoch(long epoch, string stream = "")
     {
-        var val = _val.Batches(DataRng.Derive(_seed, $"val{stream}-{epoch}-0")).GetEnumerator();
+        var val = _val.Batches(Rng.Derive(_seed, $"val{stream}-{epoch}-0")).GetEnumerator();
         int pass = 0;
         try
         {
-            foreach (var t in _train.Batches(DataRng.Derive(_seed, $"train{stream}-{epoch}")))
+            foreach (var t in _train.Batches(Rng.Derive(_seed, $"train{stream}-{epoch}")))
             {
                 if (!val.MoveNext())
                 {
                     val.Dispose();
-                    val = _val.Batches(DataRng.Derive(_seed, $"val{stream}-{epoch}-{++pass}")).GetEnumerator();
+                    val = _val.Batches(Rng.Derive(_seed, $"val{stream}-{epoch}-{++pass}")).GetEnumerator();
                     val.MoveNext();
                 }
                 yield return (t.Images, t.Labels, val.Current.Images, val.Current.Labels);
@@ -93,31 +93,4 @@ public sealed class SearchSplit : IDisposable
     }
 
     public void Dispose() { _train.Dispose(); _val.Dispose(); _eval.Dispose(); }
-}
-
-/// <summary>A small seeded RNG (splitmix64) whose whole state is one number; used for seeds of sub-streams and op orders.</summary>
-public sealed class SearchRng
-{
-    ulong _s;
-    public SearchRng(long seed) { _s = (ulong)seed; }
-    public ulong NextU64()
-    {
-        ulong z = _s += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-    public int Next(int n) => (int)(NextU64() % (ulong)n);
-    public long NextNonNeg() => (long)(NextU64() >> 1);
-
-    public static long Mix(long a, long b) => (long)new SearchRng(a * 0x632BE59BD9B4E019L + b).NextU64();
-    public static long Mix(long a, long b, long c) => Mix(Mix(a, b), c);
-
-    public static int[] Permutation(int n, long seed)
-    {
-        var rng = new SearchRng(seed);
-        var p = Enumerable.Range(0, n).ToArray();
-        for (int i = n - 1; i > 0; i--) { int j = rng.Next(i + 1); (p[i], p[j]) = (p[j], p[i]); }
-        return p;
-    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Tailor.Arch;
+using Tailor.Util;
 
 namespace Tailor.Search.Differentiable;
 
@@ -27,7 +28,7 @@ public static class StepBenchmark
     {
         if (methods.Count == 0) throw new TailorException("--methods: empty");
         if (steps < 1 || rounds < 1) throw new TailorException("--steps and --rounds must be at least 1");
-        var rng = new SearchRng(1);
+        var rng = new Rng(1);
         int count = 2 * batch * 2;
         var px = new byte[count * 3 * 32 * 32];
         for (int i = 0; i < px.Length; i++) px[i] = (byte)rng.Next(256);

@@ -189,7 +189,7 @@ public static class Assembly
             if (!double.IsFinite(lastLoss)) throw new JobFailedException($"training loss became {lastLoss} (lower the learning rate)");
             // Fresh BN statistics of the trained weights (a short finetune's running averages still remember its first steps);
             // the order comes from a copy of the seed, so the result does not depend on how training consumed its RNG.
-            Trainer.RecalibrateBatchNorm(net, loader, c.BnRecalibration, new Tailor.Data.Rng(seed ^ 0x5eedb4), channelsLast: true);
+            Trainer.RecalibrateBatchNorm(net, loader, c.BnRecalibration, new Rng(seed ^ 0x5eedb4), channelsLast: true);
             using var valLoader = new DataLoader(data.Val, 256, data.Normalization);
             var val = Trainer.Evaluate(net, valLoader);
             double? testAcc = null;

@@ -284,7 +284,7 @@ public static class BkdTrainer
 
     public static string WeightsPath(string expDir, int n, int m) => Path.Combine(expDir, "bkd", $"b{n}_c{m}.bin");
 
-    public static long SeedOf(long seed, int n, int m) => Tailor.Data.Rng.Derive(seed, $"bkd-{n}-{m}").NextInt(int.MaxValue);
+    public static long SeedOf(long seed, int n, int m) => Rng.Derive(seed, $"bkd-{n}-{m}").Next(int.MaxValue);
 
     /// <summary>
     /// Trains the given candidates of block n together: every batch of teacher features is read once
@@ -320,7 +320,7 @@ public static class BkdTrainer
             for (int e = 0; e < c.BkdEpochs; e++)
             {
                 for (int i = 0; i < count; i++) order[i] = i;
-                Tailor.Data.Rng.Derive(c.Seed, $"bkd-block-{n}-epoch-{e}").Shuffle(order);
+                Rng.Derive(c.Seed, $"bkd-block-{n}-epoch-{e}").Shuffle(order);
                 for (int s = 0; s < steps; s++)
                 {
                     ct.ThrowIfCancellationRequested();

@@ -281,7 +281,7 @@ public sealed class DonnaExperiment : IDisposable
     public List<string> LibraryKeys()
     {
         var ss = new BlockSearchSpace(Space);
-        var rng = new Rng(Tailor.Data.Rng.Derive(Config.Seed, "donna-library").NextUInt64());
+        var rng = new Rng(Rng.Derive(Config.Seed, "donna-library").NextULong());
         int k = (int)Math.Min(Config.LibrarySize, ss.Size);
         var (mn, mx) = DonnaSearch.Extremes(Space);
         var pool = new Dictionary<string, long>();

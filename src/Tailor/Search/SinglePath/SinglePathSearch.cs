@@ -121,7 +121,7 @@ public sealed class SinglePathSearch
         for (int epoch = state.Epoch; epoch < Config.Epochs; epoch++)
         {
             net.train();
-            var rng = Tailor.Data.Rng.Derive(Config.Seed, $"spnas-epoch-{epoch}");
+            var rng = Rng.Derive(Config.Seed, $"spnas-epoch-{epoch}");
             foreach (var batch in train.Batches(rng))
             {
                 long step = state.Step;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Tailor.Util;
 
 namespace Tailor.Search.Strategies;
 
