@@ -157,7 +157,7 @@ public static class DonnaCommands
                 ["blocks"] = exp.Space.BlockCount, ["candidates"] = exp.Space.Options.Count, ["bkd_jobs"] = bkdJobs.Count,
                 ["bkd_seconds"] = bkdJobs.Sum(j => j.Seconds ?? 0),
                 ["library"] = pred.Keys.Count,
-                ["predictor"] = new JsonObject { ["loo_kendall_tau"] = pred.Loo.KendallTau, ["loo_mse"] = pred.Loo.Mse, ["lambda"] = cfg.RidgeLambda, ["noise_ceiling_tau"] = pred.NoiseCeilingTau },
+                ["predictor"] = new JsonObject { ["loo_kendall_tau"] = pred.Loo.KendallTau, ["loo_mse"] = pred.Loo.Mse, ["lambda"] = cfg.RidgeLambda, ["noise_ceiling_tau"] = pred.NoiseCeilingTau, ["warning"] = pred.Warning },
                 ["search"] = new JsonObject
                 {
                     ["folder"] = Path.Combine(exp.Dir, "search", search.Folder), ["evaluated"] = search.Evaluated, ["measured_now"] = search.Measured,
@@ -175,6 +175,7 @@ public static class DonnaCommands
                 ["threads"] = nThreads, ["seed"] = cfg.Seed, ["versions"] = TrainingRun.Versions(), ["machine"] = MachineInfo.Current.ToString(),
             };
             AtomicFile.WriteAllText(Path.Combine(exp.Dir, "summary.json"), summary.ToJsonString(DonnaConfig.Indented) + "\n");
+            if (pred.Warning != null) console.MarkupLine($"[yellow]warning:[/] {Cli.Escape(pred.Warning)}");
             if (asJson) { Console.Out.WriteLine(summary.ToJsonString(DonnaConfig.Indented)); return 0; }
             var t = new Table().Title("DONNA").AddColumns("architecture (per block)", "predicted acc", "latency (ms)", $"val acc", "test acc", "MACs");
             foreach (var (pt, job) in finals)

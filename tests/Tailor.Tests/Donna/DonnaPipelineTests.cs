@@ -64,6 +64,12 @@ public class DonnaPipelineTests
         var predJson = JsonNode.Parse(File.ReadAllText(Path.Combine(exp, "predictor.json")))!;
         Assert.Equal(2, (int)predJson["library_seeds"]!);
         Assert.InRange((double)predJson["seed_to_seed_tau"]!, -1, 1);
+        // the untrustworthy-predictor warning: the same in the summary and predictor.json, and on stderr
+        string? warning = DonnaExperiment.PredictorWarning(DonnaConfig.Num(s["predictor"]!["loo_kendall_tau"]), DonnaConfig.Num(s["predictor"]!["noise_ceiling_tau"]),
+            (int)predJson["val_images"]!, 4);
+        Assert.Equal(warning, (string?)s["predictor"]!["warning"]);
+        Assert.Equal(warning, (string?)predJson["warning"]);
+        if (warning != null) Assert.Contains("warning: predictor:", stderr);
         using (var st = ExperimentStore.Open(exp, create: false))
         {
             // --bkd-val-images sets how many held-out images each block's NSR is measured on

@@ -108,6 +108,20 @@ public class DonnaStoreTests
     }
 
     [Fact]
+    public void PredictorWarningNamesTheCauseOrStaysQuiet()
+    {
+        // the default CIFAR-10-subset experiment's figures: 800 validation images cannot rank 24 networks
+        var noisy = DonnaExperiment.PredictorWarning(0.01, 0.39, 800, 24);
+        Assert.NotNull(noisy);
+        Assert.Contains("800 validation images", noisy);
+        Assert.Contains("--val-split", noisy);
+        var weak = DonnaExperiment.PredictorWarning(0.2, 0.87, 18000, 48);
+        Assert.NotNull(weak);
+        Assert.Contains("tau 0.20", weak);
+        Assert.Null(DonnaExperiment.PredictorWarning(0.73, 0.87, 18000, 48));
+    }
+
+    [Fact]
     public void NoiseCeilingFallsWhenAccuraciesDifferByLessThanTheirSamplingNoise()
     {
         var wide = Enumerable.Range(0, 24).Select(i => 0.5 + 0.01 * i).ToList();   // 1-point steps

@@ -345,7 +345,24 @@ public sealed class DonnaExperiment : IDisposable
     // ---------------- predictor ----------------
 
     /// <param name="NoiseCeilingTau">The tau a perfect predictor could reach given the validation set's size (<see cref="AccuracyPredictor.NoiseCeilingTau"/>).</param>
-    public sealed record PredictorReport(AccuracyPredictor Predictor, AccuracyPredictor.LooResult Loo, IReadOnlyList<string> Keys, double[][] Nsr, double NoiseCeilingTau);
+    /// <param name="Warning">Set when the predictor cannot be trusted to rank (see <see cref="PredictorWarning"/>).</param>
+    public sealed record PredictorReport(AccuracyPredictor Predictor, AccuracyPredictor.LooResult Loo, IReadOnlyList<string> Keys, double[][] Nsr, double NoiseCeilingTau, string? Warning = null);
+
+    /// <summary>
+    /// A warning when the search would rank by noise: the library's accuracies lie within the validation
+    /// set's sampling noise (a low noise ceiling), or the fitted predictor barely ranks the library.
+    /// The thresholds are loose on purpose: below them the Pareto front says little about accuracy.
+    /// </summary>
+    public static string? PredictorWarning(double looTau, double ceilingTau, int valImages, int library)
+    {
+        if (ceilingTau < 0.6)
+            return FormattableString.Invariant($"predictor: the {library} library networks' accuracies differ by little more than the sampling noise of {valImages} validation images ") +
+                   FormattableString.Invariant($"(noise-ceiling Kendall tau {ceilingTau:F2}, leave-one-out tau {looTau:F2}), so the search ranks mostly by noise; use more data (--subset, --val-split) or a wider --grid");
+        if (looTau < 0.3)
+            return FormattableString.Invariant($"predictor: leave-one-out Kendall tau {looTau:F2} over {library} library networks (noise ceiling {ceilingTau:F2}): the block NSRs barely rank the library; ") +
+                   "try more --bkd-images, a larger --library-size or more --library-epochs";
+        return null;
+    }
 
     public PredictorReport Predictor()
     {
@@ -369,6 +386,8 @@ public sealed class DonnaExperiment : IDisposable
         double ceiling = AccuracyPredictor.NoiseCeilingTau(y, Data.Val.Count, (ulong)Config.Seed + 17);
         o["noise_ceiling_tau"] = ceiling;
         o["library_seeds"] = Config.LibrarySeeds;
+        string? warning = PredictorWarning(loo.KendallTau, ceiling, Data.Val.Count, keys.Count);
+        if (warning != null) o["warning"] = warning;
         // How well one finetune ranks the library like another (mean over pairs of seeds): the ranking noise of
         // the library itself, validation sampling and training together.
         if (Config.LibrarySeeds > 1)
@@ -382,7 +401,7 @@ public sealed class DonnaExperiment : IDisposable
             ["per_seed"] = new JsonArray(accBySeed.Select(a => (JsonNode)a[i]).ToArray()) }).ToArray());
         Store.SetMeta("predictor", o.ToJsonString(DonnaConfig.Compact));
         AtomicFile.WriteAllText(Path.Combine(Dir, "predictor.json"), o.ToJsonString(DonnaConfig.Indented) + "\n");
-        return new PredictorReport(p, loo, keys, nsr, ceiling);
+        return new PredictorReport(p, loo, keys, nsr, ceiling, warning);
     }
 
     // ---------------- search ----------------
