@@ -356,7 +356,7 @@ public sealed class DonnaExperiment : IDisposable
     public static string? PredictorWarning(double looTau, double ceilingTau, int valImages, int library)
     {
         if (ceilingTau < 0.6)
-            return FormattableString.Invariant($"predictor: the {library} library networks' accuracies differ by little more than the sampling noise of {valImages} validation images ") +
+            return FormattableString.Invariant($"predictor: the accuracies of the {library} library networks differ by little more than the sampling noise of {valImages} validation images ") +
                    FormattableString.Invariant($"(noise-ceiling Kendall tau {ceilingTau:F2}, leave-one-out tau {looTau:F2}), so the search ranks mostly by noise; use more data (--subset, --val-split) or a wider --grid");
         if (looTau < 0.3)
             return FormattableString.Invariant($"predictor: leave-one-out Kendall tau {looTau:F2} over {library} library networks (noise ceiling {ceilingTau:F2}): the block NSRs barely rank the library; ") +
