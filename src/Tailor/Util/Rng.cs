@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Tailor.Util;
 
@@ -71,18 +72,8 @@ public sealed class Rng
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
 
-    /// <summary>Fisher-Yates shuffle in place.</summary>
-    public void Shuffle<T>(IList<T> list)
-    {
-        for (int i = list.Count - 1; i > 0; i--)
-        {
-            int j = Next(i + 1);
-            (list[i], list[j]) = (list[j], list[i]);
-        }
-    }
-
-    /// <summary>Fisher-Yates shuffle in place (same draws as the list overload).</summary>
-    public void Shuffle(Span<int> items)
+    /// <summary>Fisher-Yates shuffle in place (arrays convert to spans).</summary>
+    public void Shuffle<T>(Span<T> items)
     {
         for (int i = items.Length - 1; i > 0; i--)
         {
@@ -90,6 +81,9 @@ public sealed class Rng
             (items[i], items[j]) = (items[j], items[i]);
         }
     }
+
+    /// <summary>Fisher-Yates shuffle of a list in place (the same draws as for an array of its length).</summary>
+    public void Shuffle<T>(List<T> list) => Shuffle(CollectionsMarshal.AsSpan(list));
 
     /// <summary>A fresh seed for a child generator (e.g. a predictor's initialisation).</summary>
     public ulong NextSeed() => NextULong();
@@ -105,7 +99,7 @@ public sealed class Rng
         if (state is not { Length: 64 } || !state.All(Uri.IsHexDigit))
             throw new TailorException($"rng state: expected 64 hex digits, got '{state}'");
         ulong P(int i) => ulong.Parse(state.AsSpan(i * 16, 16), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-        return FromWords(P(0), P(1), P(2), P(3), "rng state");
+        return FromWords(P(0), P(1), P(2), P(3));
     }
 
     /// <summary>The state as four words (training checkpoints).</summary>
@@ -114,12 +108,12 @@ public sealed class Rng
     public static Rng FromState(ulong[] state)
     {
         if (state is not { Length: 4 }) throw new TailorException($"rng state: expected four words, got {state?.Length ?? 0}");
-        return FromWords(state[0], state[1], state[2], state[3], "rng state");
+        return FromWords(state[0], state[1], state[2], state[3]);
     }
 
-    static Rng FromWords(ulong a, ulong b, ulong c, ulong d, string what)
+    static Rng FromWords(ulong a, ulong b, ulong c, ulong d)
     {
-        if ((a | b | c | d) == 0) throw new TailorException($"{what}: all-zero state is invalid");
+        if ((a | b | c | d) == 0) throw new TailorException("rng state: all-zero state is invalid");
         return new Rng { _s0 = a, _s1 = b, _s2 = c, _s3 = d };
     }
 }
