@@ -355,13 +355,14 @@ public static class DonnaCommands
         var seeds = new Option<string>("--seeds") { Description = "Seeds, comma-separated", DefaultValueFactory = _ => "0" };
         var scratch = new Option<bool>("--scratch") { Description = "Train from scratch (random init, cross-entropy) instead of from BKD weights with distillation" };
         var lr = new Option<double?>("--lr") { Description = "SGD learning rate (default: the library's for finetuning, 0.05 from scratch)" };
+        var kdAlpha = new Option<double?>("--kd-alpha") { Description = "From BKD: weight of the teacher's soft targets in the loss, the rest cross-entropy on the labels (default: the experiment's, 0.8); lower it when the teacher is weaker than the network" };
         var target = new Option<string?>("--target") { Description = "Also measure the latency on this target (cached)" };
         var threads = new Option<int>("--threads") { Description = "Torch threads (default: all cores)", DefaultValueFactory = _ => 0 };
         var json = Cli.JsonOption();
         var c = new Command("finetune", "Finetunes architectures of the experiment's space from their BKD weights with distillation from the teacher (or trains them from scratch " +
                                         "with --scratch) on the whole training split and scores them on the test split. Each (architecture, epochs, seed, mode) is one job.\n" +
                                         "Example: tailor donna finetune --experiment runs/donna --search ort-cpu-0.15ms-ab12cd34 --epochs 2 --seeds 0,1,2")
-        { exp, arch, search, count, epochs, seeds, scratch, lr, target, threads, json };
+        { exp, arch, search, count, epochs, seeds, scratch, lr, kdAlpha, target, threads, json };
         c.SetAction(r => Cli.Run(() =>
         {
             bool asJson = r.GetValue(json);
@@ -381,7 +382,7 @@ public static class DonnaCommands
             var results = new ProgressView(console).Run(p =>
             {
                 e.Progress = p;
-                return keys.SelectMany(k => seedList.Select(s => e.Finetune(new DonnaExperiment.FinetuneSpec(k, r.GetValue(epochs), s, r.GetValue(scratch), r.GetValue(lr)), tgt, MeasureOptions.Default with { MaxError = 0.03 }))).ToList();
+                return keys.SelectMany(k => seedList.Select(s => e.Finetune(new DonnaExperiment.FinetuneSpec(k, r.GetValue(epochs), s, r.GetValue(scratch), r.GetValue(lr), r.GetValue(kdAlpha)), tgt, MeasureOptions.Default with { MaxError = 0.03 }))).ToList();
             });
             var rows = results.Select(j => new JsonObject
             {

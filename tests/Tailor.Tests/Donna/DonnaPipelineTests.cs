@@ -159,6 +159,24 @@ public class DonnaPipelineTests
         using (var st = ExperimentStore.Open(exp, create: false)) Assert.Equal(2, st.Get("bkd/b1/c1")!.Attempts);
         Assert.True(File.Exists(Path.Combine(exp, "bkd", "b1_c1.bin")));
 
+        // 3b. a finetune with its own distillation weight is its own job and records the weight; misuse is refused before any job exists
+        (code, stdout, stderr) = Run("donna", "finetune", "--experiment", exp, "--arch", "1-1-1", "--epochs", "1", "--kd-alpha", "0.3", "--threads", "1", "--json");
+        Assert.True(code == 0, stderr);
+        var ft = JsonNode.Parse(stdout)!.AsArray().Single()!;
+        Assert.Equal("ft/bkd/1-1-1/e1/s0/kd0.3", (string)ft["job"]!);
+        Assert.Equal("done", (string)ft["status"]!);
+        using (var st = ExperimentStore.Open(exp, create: false))
+        {
+            Assert.Equal(0.3, (double)st.Get("ft/bkd/1-1-1/e1/s0/kd0.3")!.Result!["kd_alpha"]!);
+            int jobs = st.Jobs().Count;
+            foreach (var (extra, msg) in new[] { (new[] { "--kd-alpha", "0.5", "--scratch" }, "a run from scratch has no distillation"), (new[] { "--kd-alpha", "1.5" }, "expected 0 <= alpha <= 1 (got 1.5)") })
+            {
+                (code, _, stderr) = Run(new[] { "donna", "finetune", "--experiment", exp, "--arch", "1-1-1", "--epochs", "1" }.Concat(extra).ToArray());
+                AssertOneErrorLine(code, stderr, msg);
+            }
+            Assert.Equal(jobs, st.Jobs().Count);
+        }
+
         // 4. bad input: one line, exit 2, nothing lost
         var snap = Snapshot(exp);
         // a latency target outside the reachable range

@@ -156,7 +156,7 @@ public static class Assembly
     /// or from scratch with cross-entropy (label smoothing 0.1). Evaluates on the validation split and, if given, the test split.
     /// </summary>
     public static TrainResult Train(BlockSpace space, IReadOnlyList<int> choice, ConvNet teacher, string expDir, DonnaConfig c, DonnaData data,
-        ImageDataset train, int epochs, double lr, long seed, bool fromBkd, ImageDataset? test = null, Action<long, long>? progress = null, CancellationToken ct = default)
+        ImageDataset train, int epochs, double lr, long seed, bool fromBkd, ImageDataset? test = null, double? kdAlpha = null, Action<long, long>? progress = null, CancellationToken ct = default)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
         torch.manual_seed(seed);
@@ -179,7 +179,7 @@ public static class Assembly
                 {
                     Tensor t;
                     using (torch.no_grad()) t = teacher.call(ctx.Images);
-                    return KdLoss(ctx.Logits, t, ctx.Labels, c.KdAlpha, c.KdTemperature);
+                    return KdLoss(ctx.Logits, t, ctx.Labels, kdAlpha ?? c.KdAlpha, c.KdTemperature);
                 };
             }
             long total = (long)loader.BatchCount * epochs;

@@ -473,9 +473,11 @@ public sealed class DonnaExperiment : IDisposable
         return Enumerable.Range(0, count).Select(i => front[(int)Math.Round((double)i * (front.Count - 1) / (count - 1))]).Distinct().ToList();
     }
 
-    public sealed record FinetuneSpec(string Key, int Epochs, long Seed, bool Scratch, double? Lr = null)
+    /// <summary>One finetune job; <paramref name="KdAlpha"/> overrides the experiment's distillation weight (from BKD only).</summary>
+    public sealed record FinetuneSpec(string Key, int Epochs, long Seed, bool Scratch, double? Lr = null, double? KdAlpha = null)
     {
-        public string JobKey => $"ft/{(Scratch ? "scratch" : "bkd")}/{Key}/e{Epochs}/s{Seed}" + (Lr is double l ? $"/lr{l.ToString("R", CultureInfo.InvariantCulture)}" : "");
+        public string JobKey => $"ft/{(Scratch ? "scratch" : "bkd")}/{Key}/e{Epochs}/s{Seed}" + (Lr is double l ? $"/lr{l.ToString("R", CultureInfo.InvariantCulture)}" : "") +
+                                (KdAlpha is double a ? $"/kd{a.ToString("R", CultureInfo.InvariantCulture)}" : "");
     }
 
     /// <summary>
@@ -484,6 +486,8 @@ public sealed class DonnaExperiment : IDisposable
     /// </summary>
     public JobRecord Finetune(FinetuneSpec spec, ILatencyTarget? target = null, MeasureOptions? measure = null, CancellationToken ct = default)
     {
+        if (spec.KdAlpha != null && spec.Scratch) throw new TailorException("--kd-alpha: a run from scratch has no distillation (drop --kd-alpha or --scratch)");
+        if (spec.KdAlpha is double kb && !(kb >= 0 && kb <= 1)) throw new TailorException($"--kd-alpha: expected 0 <= alpha <= 1 (got {kb})");
         var ss = new BlockSearchSpace(Space);
         var choice = ss.Parse(spec.Key);
         if (!spec.Scratch)
@@ -495,16 +499,17 @@ public sealed class DonnaExperiment : IDisposable
         var teacher = Teacher();
         Store.Ensure(spec.JobKey, "finetune");
         double lr = spec.Lr ?? (spec.Scratch ? 0.05 : Config.LibraryLr);
+        double kdAlpha = spec.KdAlpha ?? Config.KdAlpha;
         var job = Store.RunJob(spec.JobKey, () =>
         {
-            var r = Assembly.Train(Space, choice, teacher, Dir, Config, Data, Data.Train, spec.Epochs, lr, spec.Seed, fromBkd: !spec.Scratch, test: Data.Source.Test,
+            var r = Assembly.Train(Space, choice, teacher, Dir, Config, Data, Data.Train, spec.Epochs, lr, spec.Seed, fromBkd: !spec.Scratch, test: Data.Source.Test, kdAlpha: kdAlpha,
                 progress: (s, t) => Report("finetune", s, t, $"{spec.Key} ({(spec.Scratch ? "scratch" : "from BKD")}, {spec.Epochs} epochs, seed {spec.Seed})"), ct: ct);
             var arch = Space.Build(choice);
             var an = ArchAnalysis.Analyze(arch);
             var o = new JsonObject
             {
                 ["key"] = spec.Key, ["mode"] = spec.Scratch ? "scratch" : "bkd", ["epochs"] = spec.Epochs, ["seed"] = spec.Seed, ["lr"] = lr,
-                ["val_acc"] = r.ValAcc, ["test_acc"] = r.TestAcc, ["seconds"] = r.Seconds, ["params"] = an.Params, ["macs"] = an.Macs,
+                ["kd_alpha"] = spec.Scratch ? null : kdAlpha, ["val_acc"] = r.ValAcc, ["test_acc"] = r.TestAcc, ["seconds"] = r.Seconds, ["params"] = an.Params, ["macs"] = an.Macs,
             };
             if (target != null) o["latency_ms"] = new LatencyCache(LatencyCachePath).GetOrMeasure(target, arch, 1, measure).MedianMs;
             ArchJson.Save(arch, Path.Combine(Dir, "finetune", spec.JobKey.Replace('/', '_') + ".arch.json"));
