@@ -93,6 +93,8 @@ public static class DonnaCommands
         var generations = new Option<int>("--generations") { Description = "NSGA-II generations (population x generations architectures at most)", DefaultValueFactory = _ => 8 };
         var finalCount = new Option<int>("--final-count") { Description = "Pareto architectures finetuned from BKD weights at the end (0: none)", DefaultValueFactory = _ => 2 };
         var finalEpochs = new Option<int>("--final-epochs") { Description = "Epochs of the final finetunes (distillation from the teacher)", DefaultValueFactory = _ => 2 };
+        var finalLr = new Option<double?>("--final-lr") { Description = "SGD learning rate of the final finetunes (default: the library's, 0.02)" };
+        var finalKd = new Option<double?>("--final-kd-alpha") { Description = "Weight of the teacher's soft targets in the final finetunes' loss, the rest cross-entropy (default: 0.8); lower it when the networks outgrow the teacher" };
         var maxError = new Option<double>("--max-error") { Description = "Latency measurement: accepted relative standard error of the median", DefaultValueFactory = _ => 0.03 };
         var threads = new Option<int>("--threads") { Description = "Torch threads (default: all cores)", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Experiment folder (created, or resumed when it holds the same experiment)", Required = true };
@@ -105,7 +107,7 @@ public static class DonnaCommands
             "Example: tailor search donna --data cifar10:../shared/data/cifar-10-subset --target ort-cpu --latency-ms 0.15 --out runs/donna")
         {
             data, subset, valSplit, seed, teacher, teacherWidth, teacherEpochs, teacherRun, teacherLr, cuts, skipFirst, grid, bkdImages, bkdVal, bkdEpochs, bkdLr, libSize, libEpochs, libSeeds, libImages, bnRecal,
-            target, latency, population, generations, finalCount, finalEpochs, maxError, threads, output, json,
+            target, latency, population, generations, finalCount, finalEpochs, finalLr, finalKd, maxError, threads, output, json,
         };
         c.SetAction(r => Cli.Run(() =>
         {
@@ -126,6 +128,8 @@ public static class DonnaCommands
             int fc = r.GetValue(finalCount), fe = r.GetValue(finalEpochs);
             if (fc < 0) throw new TailorException($"--final-count: expected >= 0 (got {fc})");
             if (fe < 1) throw new TailorException($"--final-epochs: expected >= 1 (got {fe})");
+            double? fLr = r.GetValue(finalLr), fKd = r.GetValue(finalKd);
+            DonnaExperiment.FinetuneSpec.ValidateOverrides(fLr, fKd, scratch: false, prefix: "final-");
             var measure = MeasureOptions.Default with { MaxError = r.GetValue(maxError) };
             measure.Validate();
             int nThreads = r.GetValue(threads) > 0 ? r.GetValue(threads) : Environment.ProcessorCount;
@@ -145,7 +149,7 @@ public static class DonnaCommands
                 exp.RunLibrary();
                 var p = exp.Predictor();
                 var s = exp.Search(tgt, so, measure, p);
-                var fin = DonnaExperiment.Pick(s.Front, fc).Select(pt => (pt, exp.Finetune(new DonnaExperiment.FinetuneSpec(pt.Key, fe, cfg.Seed, false), tgt, measure))).ToList();
+                var fin = DonnaExperiment.Pick(s.Front, fc).Select(pt => (pt, exp.Finetune(new DonnaExperiment.FinetuneSpec(pt.Key, fe, cfg.Seed, false, fLr, fKd), tgt, measure))).ToList();
                 return (p, s, fin);
             });
             var teacherJob = exp.Store.Get("teacher")!;
@@ -167,6 +171,7 @@ public static class DonnaCommands
                 ["final"] = new JsonArray(finals.Select(f => (JsonNode)new JsonObject
                 {
                     ["key"] = f.pt.Key, ["blocks"] = string.Join(" ", f.pt.Blocks), ["predicted_acc"] = f.pt.PredictedAcc, ["latency_ms"] = f.pt.LatencyMs,
+                    ["epochs"] = fe, ["lr"] = f.Item2.Result?["lr"]?.DeepClone(), ["kd_alpha"] = f.Item2.Result?["kd_alpha"]?.DeepClone(),
                     ["val_acc"] = f.Item2.Result?["val_acc"]?.DeepClone(), ["test_acc"] = f.Item2.Result?["test_acc"]?.DeepClone(), ["status"] = f.Item2.Status.ToString().ToLowerInvariant(),
                     ["error"] = f.Item2.Error, ["params"] = f.pt.Params, ["macs"] = f.pt.Macs,
                 }).ToArray()),

@@ -92,6 +92,8 @@ public class DonnaPipelineTests
         var final = s["final"]!.AsArray().Single()!;
         Assert.Equal("done", (string)final["status"]!);
         Assert.InRange(DonnaConfig.Num(final["test_acc"]), 0, 1);
+        Assert.Equal(0.8, (double)final["kd_alpha"]!); // the experiment's distillation weight and learning rate unless --final-kd-alpha / --final-lr say otherwise
+        Assert.Equal(0.02, (double)final["lr"]!);
         Assert.True(DonnaConfig.Num(s["search"]!["hypervolume"]) >= 0);
         var pareto = JsonNode.Parse(File.ReadAllText(Path.Combine(searchDir, "pareto.json")))!;
         var front = pareto["front"]!.AsArray();
@@ -185,6 +187,11 @@ public class DonnaPipelineTests
         // other settings than the experiment's
         (code, _, stderr) = Run(f.Args(exp, "--seed", "5"));
         AssertOneErrorLine(code, stderr, "seed: 5 here, 0 in the experiment");
+        // final-finetune settings that cannot train, refused before any stage runs
+        (code, _, stderr) = Run(f.Args(exp, "--final-kd-alpha", "-0.1"));
+        AssertOneErrorLine(code, stderr, "--final-kd-alpha: expected 0 <= alpha <= 1 (got -0.1)");
+        (code, _, stderr) = Run(f.Args(exp, "--final-lr", "0"));
+        AssertOneErrorLine(code, stderr, "--final-lr: expected a learning rate > 0 (got 0)");
         Assert.Equal(snap.Keys.OrderBy(k => k), Snapshot(exp).Keys.OrderBy(k => k));
         foreach (var (k, v) in snap) if (!k.EndsWith(".db")) Assert.Equal(v, File.ReadAllBytes(Path.Combine(exp, k)));
         using (var st = ExperimentStore.Open(exp, create: false)) Assert.All(st.Jobs(), j => Assert.Equal(JobStatus.Done, j.Status));

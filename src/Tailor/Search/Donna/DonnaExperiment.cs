@@ -478,6 +478,14 @@ public sealed class DonnaExperiment : IDisposable
     {
         public string JobKey => $"ft/{(Scratch ? "scratch" : "bkd")}/{Key}/e{Epochs}/s{Seed}" + (Lr is double l ? $"/lr{l.ToString("R", CultureInfo.InvariantCulture)}" : "") +
                                 (KdAlpha is double a ? $"/kd{a.ToString("R", CultureInfo.InvariantCulture)}" : "");
+
+        /// <summary>Refuses overrides that cannot train; <paramref name="prefix"/> names the options as the caller spells them (--lr, --final-lr, ...).</summary>
+        public static void ValidateOverrides(double? lr, double? kdAlpha, bool scratch, string prefix = "")
+        {
+            if (lr is double l && !(l > 0 && double.IsFinite(l))) throw new TailorException($"--{prefix}lr: expected a learning rate > 0 (got {l})");
+            if (kdAlpha != null && scratch) throw new TailorException($"--{prefix}kd-alpha: a run from scratch has no distillation (drop --{prefix}kd-alpha or --scratch)");
+            if (kdAlpha is double k && !(k >= 0 && k <= 1)) throw new TailorException($"--{prefix}kd-alpha: expected 0 <= alpha <= 1 (got {k})");
+        }
     }
 
     /// <summary>
@@ -486,8 +494,7 @@ public sealed class DonnaExperiment : IDisposable
     /// </summary>
     public JobRecord Finetune(FinetuneSpec spec, ILatencyTarget? target = null, MeasureOptions? measure = null, CancellationToken ct = default)
     {
-        if (spec.KdAlpha != null && spec.Scratch) throw new TailorException("--kd-alpha: a run from scratch has no distillation (drop --kd-alpha or --scratch)");
-        if (spec.KdAlpha is double kb && !(kb >= 0 && kb <= 1)) throw new TailorException($"--kd-alpha: expected 0 <= alpha <= 1 (got {kb})");
+        FinetuneSpec.ValidateOverrides(spec.Lr, spec.KdAlpha, spec.Scratch);
         var ss = new BlockSearchSpace(Space);
         var choice = ss.Parse(spec.Key);
         if (!spec.Scratch)
