@@ -393,7 +393,7 @@ public static class DonnaCommands
             {
                 ["job"] = j.Key, ["status"] = j.Status.ToString().ToLowerInvariant(), ["error"] = j.Error,
                 ["key"] = j.Result?["key"]?.DeepClone(), ["mode"] = j.Result?["mode"]?.DeepClone(), ["epochs"] = j.Result?["epochs"]?.DeepClone(), ["seed"] = j.Result?["seed"]?.DeepClone(),
-                ["val_acc"] = j.Result?["val_acc"]?.DeepClone(), ["test_acc"] = j.Result?["test_acc"]?.DeepClone(), ["latency_ms"] = j.Result?["latency_ms"]?.DeepClone(), ["seconds"] = j.Seconds,
+                ["lr"] = j.Result?["lr"]?.DeepClone(), ["kd_alpha"] = j.Result?["kd_alpha"]?.DeepClone(), ["val_acc"] = j.Result?["val_acc"]?.DeepClone(), ["test_acc"] = j.Result?["test_acc"]?.DeepClone(), ["latency_ms"] = j.Result?["latency_ms"]?.DeepClone(), ["seconds"] = j.Seconds,
             }).ToList();
             if (asJson) Console.Out.WriteLine(new JsonArray(rows.Select(x => (JsonNode)x).ToArray()).ToJsonString(DonnaConfig.Indented));
             else

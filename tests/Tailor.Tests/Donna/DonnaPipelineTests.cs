@@ -167,6 +167,8 @@ public class DonnaPipelineTests
         var ft = JsonNode.Parse(stdout)!.AsArray().Single()!;
         Assert.Equal("ft/bkd/1-1-1/e1/s0/kd0.3", (string)ft["job"]!);
         Assert.Equal("done", (string)ft["status"]!);
+        Assert.Equal(0.3, (double)ft["kd_alpha"]!);
+        Assert.Equal(0.02, (double)ft["lr"]!);
         using (var st = ExperimentStore.Open(exp, create: false))
         {
             Assert.Equal(0.3, (double)st.Get("ft/bkd/1-1-1/e1/s0/kd0.3")!.Result!["kd_alpha"]!);
