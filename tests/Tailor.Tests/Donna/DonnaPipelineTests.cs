@@ -193,7 +193,7 @@ public class DonnaPipelineTests
         (code, _, stderr) = Run(f.Args(exp, "--final-kd-alpha", "-0.1"));
         AssertOneErrorLine(code, stderr, "--final-kd-alpha: expected 0 <= alpha <= 1 (got -0.1)");
         (code, _, stderr) = Run(f.Args(exp, "--final-lr", "0"));
-        AssertOneErrorLine(code, stderr, "--final-lr: expected a learning rate > 0 (got 0)");
+        AssertOneErrorLine(code, stderr, "--final-lr: expected > 0 (got 0)");
         Assert.Equal(snap.Keys.OrderBy(k => k), Snapshot(exp).Keys.OrderBy(k => k));
         foreach (var (k, v) in snap) if (!k.EndsWith(".db")) Assert.Equal(v, File.ReadAllBytes(Path.Combine(exp, k)));
         using (var st = ExperimentStore.Open(exp, create: false)) Assert.All(st.Jobs(), j => Assert.Equal(JobStatus.Done, j.Status));

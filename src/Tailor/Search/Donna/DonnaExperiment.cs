@@ -482,9 +482,9 @@ public sealed class DonnaExperiment : IDisposable
         /// <summary>Refuses overrides that cannot train; <paramref name="prefix"/> names the options as the caller spells them (--lr, --final-lr, ...).</summary>
         public static void ValidateOverrides(double? lr, double? kdAlpha, bool scratch, string prefix = "")
         {
-            if (lr is double l && !(l > 0 && double.IsFinite(l))) throw new TailorException($"--{prefix}lr: expected a learning rate > 0 (got {l})");
+            if (lr is double l) DonnaConfig.RequirePositive(l, prefix + "lr");
             if (kdAlpha != null && scratch) throw new TailorException($"--{prefix}kd-alpha: a run from scratch has no distillation (drop --{prefix}kd-alpha or --scratch)");
-            if (kdAlpha is double k && !(k >= 0 && k <= 1)) throw new TailorException($"--{prefix}kd-alpha: expected 0 <= alpha <= 1 (got {k})");
+            if (kdAlpha is double k) DonnaConfig.RequireKdWeight(k, prefix + "kd-alpha");
         }
     }
 
