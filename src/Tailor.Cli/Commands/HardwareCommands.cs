@@ -74,8 +74,9 @@ public static class HardwareCommands
         var opset = new Option<int>("--opset") { Description = $"ONNX opset ({OnnxExport.MinOpset}..{OnnxExport.MaxOpset})", DefaultValueFactory = _ => OnnxExport.DefaultOpset };
         var batch = new Option<int?>("--batch") { Description = "Fix the batch dimension (default: symbolic N)" };
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights when --weights is not given", DefaultValueFactory = _ => 0 };
+        var json = Cli.JsonOption();
         var c = new Command("onnx", "Export an architecture with its TorchSharp weights to ONNX (inference: BN folded into convs)")
-            { arch, input, classes, weights, output, opset, batch, seed };
+            { arch, input, classes, weights, output, opset, batch, seed, json };
         c.SetAction(r => Cli.Run(() =>
         {
             var a = Cli.ResolveArch(r.GetValue(arch)!, r.GetValue(input), r.GetValue(classes));
@@ -91,7 +92,17 @@ public static class HardwareCommands
             var model = OnnxExport.FromConvNet(net, o);
             string path = r.GetValue(output)!;
             OnnxExport.Save(model, path);
-            Console.WriteLine($"wrote {path}: {a.Name} @ {a.Input}, {a.Classes} classes, opset {o.Opset}, {model.Graph.Node.Count} nodes, {new FileInfo(path).Length / 1e6:F2} MB");
+            if (r.GetValue(json))
+            {
+                var an = ArchAnalysis.Analyze(a);
+                Cli.PrintJson(new Dictionary<string, object?>
+                {
+                    ["path"] = path, ["arch"] = a.Name, ["input"] = a.Input.ToString(), ["classes"] = a.Classes, ["opset"] = o.Opset,
+                    ["batch"] = o.DynamicBatch ? null : o.Batch, ["nodes"] = model.Graph.Node.Count, ["bytes"] = new FileInfo(path).Length,
+                    ["params"] = an.Params, ["macs"] = an.Macs, ["weights"] = r.GetValue(weights),
+                });
+            }
+            else Console.WriteLine($"wrote {path}: {a.Name} @ {a.Input}, {a.Classes} classes, opset {o.Opset}, {model.Graph.Node.Count} nodes, {new FileInfo(path).Length / 1e6:F2} MB");
             return 0;
         }));
         return c;
@@ -176,8 +187,9 @@ public static class HardwareCommands
         var quiet = new Option<bool>("--quiet") { Description = "No progress on stderr" };
         var strict = new Option<bool>("--strict") { Description = "Fail when a measurement's spread never settles (default: keep its median, warn and name it in the table)" };
         var mo = new MeasureOpts();
+        var json = Cli.JsonOption();
         var c = new Command("build", "Time every candidate op of every searchable layer in its real context, plus the fixed rest, and calibrate on whole networks")
-            { space, target, input, classes, output, width, lps, kernels, expansions, searchSe, calib, batch, quiet, strict };
+            { space, target, input, classes, output, width, lps, kernels, expansions, searchSe, calib, batch, quiet, strict, json };
         mo.AddTo(c);
         c.SetAction(r => Cli.Run(() =>
         {
@@ -189,6 +201,20 @@ public static class HardwareCommands
             var lut = LutBuilder.Build(s, t, inShape, o, q ? null : m => Console.Error.WriteLine(m));
             string path = r.GetValue(output)!;
             lut.Save(path);
+            if (r.GetValue(json))
+            {
+                Cli.PrintJson(new Dictionary<string, object?>
+                {
+                    ["path"] = path, ["space"] = lut.Space, ["input"] = lut.Input, ["target"] = lut.Target, ["runtime"] = lut.Runtime,
+                    ["threads"] = lut.Threads, ["layers"] = lut.Layers.Count, ["entries"] = lut.Layers.Sum(l => l.Ms.Count),
+                    ["raw_fixed_ms"] = lut.RawFixedMs, ["overhead_ms"] = lut.OverheadMs, ["build_seconds"] = lut.BuildSeconds,
+                    ["calibration"] = lut.Calibration.Networks > 0
+                        ? new Dictionary<string, object?> { ["networks"] = lut.Calibration.Networks, ["a_ms"] = lut.Calibration.A, ["b"] = lut.Calibration.B, ["fit_before"] = lut.Calibration.Before, ["fit_after"] = lut.Calibration.After }
+                        : null,
+                    ["unsettled"] = lut.Unsettled,
+                });
+                return 0;
+            }
             Console.WriteLine($"wrote {path}: {lut.Space} @ {lut.Input} on {lut.Target}, {lut.Layers.Count} layers, " +
                               $"{lut.Layers.Sum(l => l.Ms.Count)} entries, raw fixed {lut.RawFixedMs:F3} ms, overhead {lut.OverheadMs:F4} ms, built in {lut.BuildSeconds:F1} s");
             if (lut.Calibration.Networks > 0)

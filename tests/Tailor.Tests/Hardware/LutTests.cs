@@ -182,6 +182,16 @@ public class LutTests(SmallLutFixture fx) : IClassFixture<SmallLutFixture>
         var r = CliProcess.Run(new[] { "lut", "build" }.Concat(space).Concat(new[] { "--target", "ort-cpu", "--out", lut, "--calibrate", "3", "--quiet" }).Concat(HwData.QuickArgs).ToArray());
         Assert.True(r.Code == 0, r.Err);
         Assert.StartsWith("wrote ", r.Out);
+        // --json: the same build, its summary as JSON on stdout
+        string lutJ = Path.Combine(dir, "lut-j.json");
+        r = CliProcess.Run(new[] { "lut", "build" }.Concat(space).Concat(new[] { "--target", "ort-cpu", "--out", lutJ, "--calibrate", "3", "--quiet", "--json" }).Concat(HwData.QuickArgs).ToArray());
+        Assert.True(r.Code == 0, r.Err);
+        var built = JsonNode.Parse(r.Out)!;
+        Assert.Equal(lutJ, (string)built["path"]!);
+        Assert.Equal("spnas-fmnist", (string)built["space"]!);
+        Assert.Equal(Lut.Load(lutJ).Layers.Sum(l => l.Ms.Count), (int)built["entries"]!);
+        Assert.Equal(3, (int)built["calibration"]!["networks"]!);
+        Assert.True((double)built["build_seconds"]! > 0);
         r = CliProcess.Run(new[] { "lut", "check", "--lut", lut, "--samples", "4", "--json", "--out", png, "--rows", rows, "--quiet", "--recalibrate" }.Concat(HwData.QuickArgs).ToArray());
         Assert.True(r.Code == 0, r.Err);
         var j = JsonNode.Parse(r.Out)!;

@@ -176,6 +176,14 @@ public class OnnxExportTests(ITestOutputHelper log, OnnxCheckerFixture fx) : ICl
         var r = CliProcess.Run("export", "onnx", "--arch", archPath, "--weights", wPath, "--out", onnx);
         Assert.True(r.Code == 0, r.Err);
         Assert.Contains("opset 14", r.Out);
+        var rj = CliProcess.Run("export", "onnx", "--arch", archPath, "--weights", wPath, "--out", onnx + ".j", "--batch", "2", "--json");
+        Assert.True(rj.Code == 0, rj.Err);
+        var j = System.Text.Json.Nodes.JsonNode.Parse(rj.Out)!;
+        Assert.Equal(14, (int)j["opset"]!);
+        Assert.Equal(2, (int)j["batch"]!);
+        Assert.Equal(new FileInfo(onnx + ".j").Length, (long)j["bytes"]!);
+        Assert.Equal(ArchAnalysis.Analyze(arch).Macs, (long)j["macs"]!);
+        File.Delete(onnx + ".j");
         using (var net = new ConvNet(arch))
         {
             Weights.Load(net, wPath);
