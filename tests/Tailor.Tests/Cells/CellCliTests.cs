@@ -24,6 +24,15 @@ public class CellCliTests
 
     static readonly string[] Tiny = { "--channels", "4", "--batch", "16", "--train-images", "48", "--val-images", "48", "--steps-per-epoch", "2", "--threads", "1", "--json" };
 
+    /// <summary><see cref="Tiny"/> with <paramref name="option"/> set to <paramref name="value"/> (replaced when Tiny has it).</summary>
+    static string[] TinyWith(string option, string value)
+    {
+        int i = Array.IndexOf(Tiny, option);
+        var args = Tiny.ToList();
+        if (i >= 0) args.RemoveRange(i, 2);
+        return args.Concat(new[] { option, value }).ToArray();
+    }
+
     static string CifarOrSkip()
     {
         Skip.If(!Directory.Exists(TestData.CifarSubset), $"shared data missing: {TestData.CifarSubset}");
@@ -90,6 +99,35 @@ public class CellCliTests
         Assert.Contains("needs 8", e3);
         var (c4, _) = Run("cellnet", "count", DartsGenotype.DartsV2.ToString(), "--json");
         Assert.Equal(0, c4);
+    }
+
+    [Theory]
+    [InlineData("--lr", "NaN", "--lr: expected > 0 (got NaN)")]
+    [InlineData("--arch-lr", "0", "--arch-lr: expected > 0 (got 0)")]
+    [InlineData("--tau-min", "-1", "--tau-min: expected > 0 (got -1)")]
+    [InlineData("--arch-weight-decay", "NaN", "--arch-weight-decay: expected >= 0 (got NaN)")]
+    [InlineData("--latency-lambda", "-0.5", "--latency-lambda: expected >= 0 (got -0.5)")]
+    [InlineData("--epochs", "0", "--epochs: expected >= 1 (got 0)")]
+    [InlineData("--threads", "0", "--threads: expected >= 1 (got 0)")]
+    public void BadNumbersAreRefusedBeforeAnythingIsWritten(string option, string value, string message)
+    {
+        string dir = Path.Combine(CellTestKit.TempDir(), "out");
+        var (code, err) = Run(new[] { "search", "gdas", "--out", dir }.Concat(TinyWith(option, value)).ToArray());
+        Assert.Equal(2, code);
+        Assert.Contains(message, ErrorLine(err));
+        Assert.False(Directory.Exists(dir));
+    }
+
+    [Theory]
+    [InlineData("--dropblock", "NaN", "--dropblock: expected a probability in [0, 1) (got NaN)")]
+    [InlineData("--distill", "-1", "--distill: expected >= 0 (got -1)")]
+    public void BadMsgDasNumbersAreRefused(string option, string value, string message)
+    {
+        string dir = Path.Combine(CellTestKit.TempDir(), "out");
+        var (code, err) = Run(new[] { "search", "msg-das", "--out", dir }.Concat(TinyWith(option, value)).ToArray());
+        Assert.Equal(2, code);
+        Assert.Contains(message, ErrorLine(err));
+        Assert.False(Directory.Exists(dir));
     }
 
     [Fact]
