@@ -174,6 +174,7 @@ public static class DonnaCommands
                     ["epochs"] = fe, ["lr"] = f.Item2.Result?["lr"]?.DeepClone(), ["kd_alpha"] = f.Item2.Result?["kd_alpha"]?.DeepClone(),
                     ["val_acc"] = f.Item2.Result?["val_acc"]?.DeepClone(), ["test_acc"] = f.Item2.Result?["test_acc"]?.DeepClone(), ["status"] = f.Item2.Status.ToString().ToLowerInvariant(),
                     ["error"] = f.Item2.Error, ["params"] = f.pt.Params, ["macs"] = f.pt.Macs,
+                    ["onnx"] = InExperiment(exp, f.Item2.Result?["onnx"]), ["weights"] = InExperiment(exp, f.Item2.Result?["weights"]),
                 }).ToArray()),
                 ["seconds_this_run"] = sw.Elapsed.TotalSeconds,
                 ["seconds_total_jobs"] = exp.Store.Jobs().Sum(j => j.Seconds ?? 0),
@@ -190,10 +191,16 @@ public static class DonnaCommands
             console.MarkupLine($"teacher test acc {(teacherJob.Result?["test_acc"] is JsonNode tt ? $"{100 * (double)tt:F2}%" : "-")}; predictor (leave-one-out over {pred.Keys.Count}): Kendall tau {F(pred.Loo.KendallTau)} (validation-noise ceiling {F(pred.NoiseCeilingTau, "F2")}), MSE {pred.Loo.Mse:E2}; " +
                                $"front {search.Front.Count} points, hypervolume {search.Hypervolume:G4}; reachable {F(search.LoMs)} .. {F(search.HiMs)} ms");
             console.MarkupLine($"outputs: {Cli.Escape(Path.Combine(exp.Dir, "search", search.Folder))}/pareto.{{json,png}}, {Cli.Escape(exp.Dir)}/predictor.json, summary.json");
+            foreach (var (pt, job) in finals)
+                if (InExperiment(exp, job.Result?["onnx"]) is string onnx)
+                    console.MarkupLine($"  {Cli.Escape(pt.Key)}: {Cli.Escape(onnx)} (weights: {Cli.Escape(InExperiment(exp, job.Result?["weights"]) ?? "-")})");
             return 0;
         }));
         return c;
     }
+
+    /// <summary>A file a job recorded relative to its experiment folder, as a path from here (null when the job has none, e.g. one finished before files were kept).</summary>
+    static string? InExperiment(DonnaExperiment exp, JsonNode? relative) => relative is null ? null : Path.Combine(exp.Dir, (string)relative!);
 
     static Option<string> ExperimentOption() => new("--experiment") { Description = "Experiment folder (made by tailor search donna)", Required = true };
 
@@ -394,6 +401,7 @@ public static class DonnaCommands
                 ["job"] = j.Key, ["status"] = j.Status.ToString().ToLowerInvariant(), ["error"] = j.Error,
                 ["key"] = j.Result?["key"]?.DeepClone(), ["mode"] = j.Result?["mode"]?.DeepClone(), ["epochs"] = j.Result?["epochs"]?.DeepClone(), ["seed"] = j.Result?["seed"]?.DeepClone(),
                 ["lr"] = j.Result?["lr"]?.DeepClone(), ["kd_alpha"] = j.Result?["kd_alpha"]?.DeepClone(), ["val_acc"] = j.Result?["val_acc"]?.DeepClone(), ["test_acc"] = j.Result?["test_acc"]?.DeepClone(), ["latency_ms"] = j.Result?["latency_ms"]?.DeepClone(), ["seconds"] = j.Seconds,
+                ["onnx"] = InExperiment(e, j.Result?["onnx"]), ["weights"] = InExperiment(e, j.Result?["weights"]),
             }).ToList();
             if (asJson) Console.Out.WriteLine(new JsonArray(rows.Select(x => (JsonNode)x).ToArray()).ToJsonString(DonnaConfig.Indented));
             else

@@ -17,6 +17,25 @@ public class DonnaPipelineTests
 {
     static (int Code, string Out, string Err) Run(params string[] args) => CliInProcess.Run(args);
 
+    /// <summary>A finetune's weights load into the architecture of its key, and its ONNX model gives the same outputs (eval mode) on real images.</summary>
+    static void AssertDeployable(string exp, string key, string weights, string onnx)
+    {
+        Assert.True(File.Exists(weights), weights);
+        Assert.True(File.Exists(onnx), onnx);
+        using var e = DonnaExperiment.Open(exp, null);
+        var arch = e.Space.Build(new BlockSearchSpace(e.Space).Parse(key));
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var net = new Tailor.Models.ConvNet(arch);
+        Tailor.Models.Weights.Load(net, weights);
+        net.eval();
+        var x = e.Data.Images(e.Data.Val, new[] { 0, 1, 2, 3 });
+        float[] want;
+        using (TorchSharp.torch.no_grad()) want = net.call(x).data<float>().ToArray();
+        var got = Tailor.Hardware.Latency.OrtRunner.Run(File.ReadAllBytes(onnx), x.data<float>().ToArray(), x.shape);
+        Assert.Equal(want.Length, got.Length);
+        Assert.True(want.Zip(got, (p, q) => Math.Abs(p - q)).Max() <= 1e-4, "ONNX output differs from the weights' output");
+    }
+
     static void AssertOneErrorLine(int code, string err, string contains) => CliInProcess.AssertOneErrorLine(code, err, contains);
 
     sealed class Fixture
@@ -94,6 +113,8 @@ public class DonnaPipelineTests
         Assert.InRange(DonnaConfig.Num(final["test_acc"]), 0, 1);
         Assert.Equal(0.8, (double)final["kd_alpha"]!); // the experiment's distillation weight and learning rate unless --final-kd-alpha / --final-lr say otherwise
         Assert.Equal(0.02, (double)final["lr"]!);
+        // the finetuned network is handed over: its weights and an ONNX model that computes what the weights compute
+        AssertDeployable(exp, (string)final["key"]!, (string)final["weights"]!, (string)final["onnx"]!);
         Assert.True(DonnaConfig.Num(s["search"]!["hypervolume"]) >= 0);
         var pareto = JsonNode.Parse(File.ReadAllText(Path.Combine(searchDir, "pareto.json")))!;
         var front = pareto["front"]!.AsArray();
@@ -169,6 +190,7 @@ public class DonnaPipelineTests
         Assert.Equal("done", (string)ft["status"]!);
         Assert.Equal(0.3, (double)ft["kd_alpha"]!);
         Assert.Equal(0.02, (double)ft["lr"]!);
+        AssertDeployable(exp, "1-1-1", (string)ft["weights"]!, (string)ft["onnx"]!);
         using (var st = ExperimentStore.Open(exp, create: false))
         {
             Assert.Equal(0.3, (double)st.Get("ft/bkd/1-1-1/e1/s0/kd0.3")!.Result!["kd_alpha"]!);

@@ -1,5 +1,6 @@
 using Tailor.Arch;
 using Tailor.Data;
+using Tailor.Hardware.Onnx;
 using Tailor.Models;
 using Tailor.Training;
 using Tailor.Util;
@@ -149,6 +150,8 @@ public static class Assembly
         return kl.Times(alpha * temperature * temperature).Plus(ce.Times(1 - alpha));
     }
 
+    public const string WeightsSuffix = ".weights.bin", OnnxSuffix = ".onnx";
+
     public sealed record TrainResult(double ValAcc, double? TestAcc, double Seconds, int Epochs, double FinalLoss, int Whole, int Partial, int Folded);
 
     /// <summary>
@@ -156,7 +159,8 @@ public static class Assembly
     /// or from scratch with cross-entropy (label smoothing 0.1). Evaluates on the validation split and, if given, the test split.
     /// </summary>
     public static TrainResult Train(BlockSpace space, IReadOnlyList<int> choice, ConvNet teacher, string expDir, DonnaConfig c, DonnaData data,
-        ImageDataset train, int epochs, double lr, long seed, bool fromBkd, ImageDataset? test = null, double? kdAlpha = null, Action<long, long>? progress = null, CancellationToken ct = default)
+        ImageDataset train, int epochs, double lr, long seed, bool fromBkd, ImageDataset? test = null, double? kdAlpha = null, Action<long, long>? progress = null,
+        string? saveTo = null, CancellationToken ct = default)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
         torch.manual_seed(seed);
@@ -197,6 +201,13 @@ public static class Assembly
             {
                 using var testLoader = new DataLoader(test, 256, data.Normalization);
                 testAcc = Trainer.Evaluate(net, testLoader).Accuracy;
+            }
+            if (saveTo != null)
+            {
+                // The trained network as a user gets it from tailor train: weights for TorchSharp, ONNX (BN folded) for deployment.
+                net.eval();
+                Weights.Save(net, saveTo + WeightsSuffix);
+                OnnxExport.Save(OnnxExport.FromConvNet(net), saveTo + OnnxSuffix);
             }
             return new TrainResult(val.Accuracy, testAcc, sw.Elapsed.TotalSeconds, epochs, lastLoss, whole, partial, folded);
         }

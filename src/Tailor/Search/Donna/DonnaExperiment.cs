@@ -507,10 +507,14 @@ public sealed class DonnaExperiment : IDisposable
         Store.Ensure(spec.JobKey, "finetune");
         double lr = spec.Lr ?? (spec.Scratch ? 0.05 : Config.LibraryLr);
         double kdAlpha = spec.KdAlpha ?? Config.KdAlpha;
+        // The job's files, relative to the experiment folder: the IR, the trained weights and the ONNX model.
+        string stem = Path.Combine("finetune", spec.JobKey.Replace('/', '_'));
         var job = Store.RunJob(spec.JobKey, () =>
         {
+            Directory.CreateDirectory(Path.Combine(Dir, "finetune"));
             var r = Assembly.Train(Space, choice, teacher, Dir, Config, Data, Data.Train, spec.Epochs, lr, spec.Seed, fromBkd: !spec.Scratch, test: Data.Source.Test, kdAlpha: kdAlpha,
-                progress: (s, t) => Report("finetune", s, t, $"{spec.Key} ({(spec.Scratch ? "scratch" : "from BKD")}, {spec.Epochs} epochs, seed {spec.Seed})"), ct: ct);
+                progress: (s, t) => Report("finetune", s, t, $"{spec.Key} ({(spec.Scratch ? "scratch" : "from BKD")}, {spec.Epochs} epochs, seed {spec.Seed})"),
+                saveTo: Path.Combine(Dir, stem), ct: ct);
             var arch = Space.Build(choice);
             var an = ArchAnalysis.Analyze(arch);
             var o = new JsonObject
@@ -519,7 +523,8 @@ public sealed class DonnaExperiment : IDisposable
                 ["kd_alpha"] = spec.Scratch ? null : kdAlpha, ["val_acc"] = r.ValAcc, ["test_acc"] = r.TestAcc, ["seconds"] = r.Seconds, ["params"] = an.Params, ["macs"] = an.Macs,
             };
             if (target != null) o["latency_ms"] = new LatencyCache(LatencyCachePath).GetOrMeasure(target, arch, 1, measure).MedianMs;
-            ArchJson.Save(arch, Path.Combine(Dir, "finetune", spec.JobKey.Replace('/', '_') + ".arch.json"));
+            ArchJson.Save(arch, Path.Combine(Dir, stem + ".arch.json"));
+            o["arch"] = stem + ".arch.json"; o["weights"] = stem + Assembly.WeightsSuffix; o["onnx"] = stem + Assembly.OnnxSuffix;
             return o;
         }) ?? throw new TailorException($"finetune {spec.Key}: another process is running this job");
         return job;
