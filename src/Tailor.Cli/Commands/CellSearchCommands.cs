@@ -196,6 +196,9 @@ public static class CellSearchCommands
         if (r.TableTest is { } t)
             Console.WriteLine($"NAS-Bench-201 table: valid {r.TableValid:F2}  test {t:F2}  latency {r.TableLatency:F3} ms ({r.LatencyColumn})  | random cells: mean {r.RandomTestMean:F2}, median {r.RandomTestMedian:F2}");
         if (r.Magnitude is { } m) Console.WriteLine($"magnitude (argmax) cell of the same supernet: {m.Genotype}: valid {m.TableValid:F2} test {m.TableTest:F2}");
+        if (r.Stability is { } st)
+            Console.WriteLine($"derived cell over the {st.SearchEpochs} search epochs: {st.DistinctCells} distinct; the final one in {st.EpochsWithFinalCell}, the last {st.FinalCellStreak} in a row" +
+                              (st.FinalCellStreak <= 1 && st.SearchEpochs > 2 ? " (not settled: another seed may give another cell; see epochs.csv)" : ""));
         Console.WriteLine($"network: {r.NetworkParams:N0} params, {Cli.Human(r.NetworkMacs)} MACs; search {r.SearchSeconds:F0} s; output in {outDir}");
     }
 

@@ -55,12 +55,28 @@ public class CellCliTests
         var png = File.ReadAllBytes(Path.Combine(dir, "alpha.png"));
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         Assert.Equal(3, File.ReadAllLines(Path.Combine(dir, "epochs.csv")).Length);
+        // one warm-up epoch and one search epoch: the final cell is that epoch's cell
+        var stab = s["cell_stability"]!;
+        Assert.Equal(1, (int)stab["search_epochs"]!);
+        Assert.Equal(1, (int)stab["epochs_with_final_cell"]!);
+        Assert.Equal(1, (int)stab["final_cell_streak"]!);
         // asking again without --resume is refused; with --resume a finished run just reports
         var (c2, e2) = Run(new[] { "search", "gdas", "--data", data, "--epochs", "2", "--warmup-epochs", "1", "--seed", "1", "--out", dir }.Concat(Tiny).ToArray());
         Assert.Equal(2, c2);
         Assert.Contains("--resume", e2);
         var (c3, _) = Run(new[] { "search", "gdas", "--data", data, "--epochs", "2", "--warmup-epochs", "1", "--seed", "1", "--out", dir, "--resume" }.Concat(Tiny).ToArray());
         Assert.Equal(0, c3);
+    }
+
+    [Fact]
+    public void CellStabilityCountsTheSearchEpochsThatDerivedTheFinalCell()
+    {
+        EpochRecord E(string phase, string? g) => new() { Phase = phase, Genotype = g };
+        var epochs = new[] { E("warmup", "w"), E("search", "a"), E("search", "b"), E("search", "a"), E("search", "b"), E("search", "b"), E("tune", "b") };
+        var st = CellStability.Of(epochs, "b")!;
+        Assert.Equal(new CellStability(5, 2, 3, 2), st);
+        Assert.Equal(0, CellStability.Of(epochs, "c")!.FinalCellStreak);
+        Assert.Null(CellStability.Of(new[] { E("warmup", "w") }, "w"));
     }
 
     [Fact]

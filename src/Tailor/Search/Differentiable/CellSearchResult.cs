@@ -17,6 +17,28 @@ public sealed record CellChecks(
     [property: JsonPropertyName("two_distinct_inputs_per_node")] bool? TwoInputs,
     [property: JsonPropertyName("ops_in_space")] bool OpsInSpace);
 
+/// <summary>
+/// How settled the derived cell was: over the epochs that trained alpha ("search" phase), how many distinct cells
+/// the argmax derived, in how many of them the final cell, and for how many epochs at the end in a row. A search
+/// whose final cell appeared only in its last epoch decided by noise (GDAS on a few thousand images, bench/README.md).
+/// </summary>
+public sealed record CellStability(
+    [property: JsonPropertyName("search_epochs")] int SearchEpochs,
+    [property: JsonPropertyName("distinct_cells")] int DistinctCells,
+    [property: JsonPropertyName("epochs_with_final_cell")] int EpochsWithFinalCell,
+    [property: JsonPropertyName("final_cell_streak")] int FinalCellStreak)
+{
+    /// <summary>Null when no search-phase epoch derived a cell (e.g. DARTS-PT with fixed alpha).</summary>
+    public static CellStability? Of(IEnumerable<EpochRecord> epochs, string finalGenotype)
+    {
+        var g = epochs.Where(e => e.Phase == "search" && e.Genotype != null).Select(e => e.Genotype!).ToList();
+        if (g.Count == 0) return null;
+        int streak = 0;
+        for (int i = g.Count - 1; i >= 0 && g[i] == finalGenotype; i--) streak++;
+        return new CellStability(g.Count, g.Distinct().Count(), g.Count(x => x == finalGenotype), streak);
+    }
+}
+
 /// <summary>What a cell search hands back (summary.json).</summary>
 public sealed record CellSearchResult
 {
@@ -31,6 +53,7 @@ public sealed record CellSearchResult
     [JsonPropertyName("search_seconds")] public double SearchSeconds { get; init; }
     [JsonPropertyName("epochs")] public int Epochs { get; init; }
     [JsonPropertyName("arch_steps")] public int ArchSteps { get; init; }
+    [JsonPropertyName("cell_stability")] public CellStability? Stability { get; init; }
     [JsonPropertyName("random_test_mean")] public double? RandomTestMean { get; init; }
     [JsonPropertyName("random_test_median")] public double? RandomTestMedian { get; init; }
     [JsonPropertyName("stage_cells")] public IReadOnlyList<TableScore>? StageCells { get; init; }
@@ -95,6 +118,7 @@ public sealed record CellSearchResult
             Genotype = genotype, TableValid = tv, TableTest = tt, TableLatency = tl,
             LatencyColumn = d.Nb201 != null ? s.Table!.LatencyColumn : null,
             SearchSeconds = Math.Round(st.Seconds, 2), Epochs = st.EpochsDone, ArchSteps = st.ArchSteps,
+            Stability = CellStability.Of(st.Epochs, genotype),
             RandomTestMean = rm, RandomTestMedian = rmed, StageCells = stageCells, Magnitude = magnitude,
             MagnitudeGenotype = st.MagnitudeGenotype,
             Projections = st.Projections.Count > 0 ? st.Projections : null, Checks = checks,
