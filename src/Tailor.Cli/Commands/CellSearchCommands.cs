@@ -122,7 +122,7 @@ public static class CellSearchCommands
                 HdasWindow = method == "hdas" ? r.GetValue(hWin) : 2, HdasDepthLambda = method == "hdas" ? r.GetValue(hLam) : 0.05,
             };
             int threads = r.GetValue(c.Threads);
-            if (threads < 1) throw new TailorException($"--threads: expected >= 1 (got {threads})");
+            OptionCheck.AtLeast("--threads", threads, 1);
             TorchSharp.torch.set_num_threads(threads);
             return RunSearch(o, r.GetValue(c.Data)!, r.GetValue(c.Table), r.GetValue(c.Out)!, r.GetValue(c.Resume), r.GetValue(c.Json));
         }));

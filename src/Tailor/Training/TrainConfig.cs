@@ -40,7 +40,7 @@ public sealed record TrainConfig
         if (BnRecalibrationBatches < 0) throw new TailorException($"--bn-recalibrate: expected >= 0 batches (got {BnRecalibrationBatches})");
         if (!Optimizers.Optimizers.Kinds.Contains(Optimizer))
             throw new TailorException($"--optimizer '{Optimizer}': expected one of {string.Join(", ", Optimizers.Optimizers.Kinds)}");
-        if (!(Lr > 0) || double.IsInfinity(Lr)) throw new TailorException($"--lr: expected > 0 (got {Lr})");
+        OptionCheck.Positive("--lr", Lr);
         if (Momentum < 0 || Momentum >= 1) throw new TailorException($"--momentum: expected 0 <= m < 1 (got {Momentum})");
         if (Nesterov && (Optimizer != "sgd" || Momentum == 0)) throw new TailorException("--nesterov: needs --optimizer sgd with a momentum > 0");
         if (WeightDecay < 0) throw new TailorException($"--weight-decay: expected >= 0 (got {WeightDecay})");

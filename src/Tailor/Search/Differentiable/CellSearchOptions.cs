@@ -101,54 +101,36 @@ public sealed record CellSearchOptions
     {
         if (!Methods.Contains(Method)) throw new TailorException($"--method '{Method}': expected one of {string.Join(", ", Methods)}");
         if (Space != "nb201" && Space != "darts") throw new TailorException($"--space '{Space}': expected nb201 or darts");
-        AtLeast("--epochs", Epochs, 1);
-        AtLeast("--batch", Batch, 2);
-        AtLeast("--channels", C, 1);
+        OptionCheck.AtLeast("--epochs", Epochs, 1);
+        OptionCheck.AtLeast("--batch", Batch, 2);
+        OptionCheck.AtLeast("--channels", C, 1);
         if (Space == "darts" && C % 2 != 0) throw new TailorException($"--channels: the DARTS space needs an even C (got {C})");
-        AtLeast("--cells", N, 1);
+        OptionCheck.AtLeast("--cells", N, 1);
         if (Space == "darts" && Layers < 3) throw new TailorException($"--layers: expected >= 3 for the DARTS space (got {Layers})");
-        if (StepsPerEpoch is int spe) AtLeast("--steps-per-epoch", spe, 1);
-        Positive("--lr", Lr);
-        Positive("--arch-lr", ArchLr);
-        Positive("--tau-max", TauMax);
-        Positive("--tau-min", TauMin);
-        NonNegative("--arch-weight-decay", ArchWeightDecay);
+        if (StepsPerEpoch is int spe) OptionCheck.AtLeast("--steps-per-epoch", spe, 1);
+        OptionCheck.Positive("--lr", Lr);
+        OptionCheck.Positive("--arch-lr", ArchLr);
+        OptionCheck.Positive("--tau-max", TauMax);
+        OptionCheck.Positive("--tau-min", TauMin);
+        OptionCheck.NonNegative("--arch-weight-decay", ArchWeightDecay);
         if (GumbelGrad is not ("gdas" or "sampled")) throw new TailorException($"--gumbel-grad '{GumbelGrad}': expected gdas or sampled");
         int ops = Space == "nb201" ? 5 : 8;
         if (Method == "msg-das" && (K < 1 || K > ops)) throw new TailorException($"--k: expected 1..{ops} for the {Space} space (got {K})");
-        if (!(DropBlock >= 0 && DropBlock < 1)) throw new TailorException(Inv($"--dropblock: expected a probability in [0, 1) (got {DropBlock})"));
+        if (!(DropBlock >= 0 && DropBlock < 1)) throw new TailorException(FormattableString.Invariant($"--dropblock: expected a probability in [0, 1) (got {DropBlock})"));
         if (SecondOrder && !(Method is "darts" or "hdas" || (Method == "darts-pt" && !FixAlpha)))
             throw new TailorException("--second-order applies to DARTS's soft mixing (darts, darts-pt without --fix-alpha, hdas)");
         if (FixAlpha && Method != "darts-pt") throw new TailorException("--fix-alpha applies to darts-pt only");
         if (PtOrder != "random" && PtOrder != "sequential") throw new TailorException($"--pt-order '{PtOrder}': expected random or sequential");
-        AtLeast("--pt-tune-steps", PtTuneSteps, 0);
-        AtLeast("--pt-eval-batches", PtEvalBatches, 0);
-        NonNegative("--distill", Distill);
-        NonNegative("--hdas-depth-lambda", HdasDepthLambda);
+        OptionCheck.AtLeast("--pt-tune-steps", PtTuneSteps, 0);
+        OptionCheck.AtLeast("--pt-eval-batches", PtEvalBatches, 0);
+        OptionCheck.NonNegative("--distill", Distill);
+        OptionCheck.NonNegative("--hdas-depth-lambda", HdasDepthLambda);
         if (WarmupEpochs < 0 || WarmupEpochs >= Epochs) throw new TailorException($"--warmup-epochs: expected 0..{Epochs - 1}, less than --epochs (got {WarmupEpochs})");
-        NonNegative("--latency-lambda", LatencyLambda);
+        OptionCheck.NonNegative("--latency-lambda", LatencyLambda);
         if (LatencyLambda > 0 && Space != "nb201")
             throw new TailorException("--latency-lambda: the latency predictor covers the nb201 space (its table's latency columns); the DARTS space has no latency table here");
         if (LatencyLambda > 0 && FixAlpha) throw new TailorException("--latency-lambda has no effect with --fix-alpha (alpha is not trained)");
-        AtLeast("--hdas-max-cells", HdasMaxCells, 1);
-        AtLeast("--hdas-window", HdasWindow, 1);
-    }
-
-    static string Inv(FormattableString f) => FormattableString.Invariant(f);
-
-    static void AtLeast(string option, int value, int min)
-    {
-        if (value < min) throw new TailorException($"{option}: expected >= {min} (got {value})");
-    }
-
-    // Positive and NonNegative refuse NaN and infinity too: a NaN rate passes "<= 0" and poisons every step.
-    static void NonNegative(string option, double value)
-    {
-        if (!(value >= 0) || double.IsInfinity(value)) throw new TailorException(Inv($"{option}: expected >= 0 (got {value})"));
-    }
-
-    static void Positive(string option, double value)
-    {
-        if (!(value > 0) || double.IsInfinity(value)) throw new TailorException(Inv($"{option}: expected > 0 (got {value})"));
+        OptionCheck.AtLeast("--hdas-max-cells", HdasMaxCells, 1);
+        OptionCheck.AtLeast("--hdas-window", HdasWindow, 1);
     }
 }

@@ -117,12 +117,6 @@ public sealed record DonnaConfig
         return this with { Data = data, Teacher = teacher, TeacherRun = TeacherRun == null ? null : Abs(TeacherRun) };
     }
 
-    /// <summary>Refuses a rate or temperature that is not a positive finite number, naming the option.</summary>
-    public static void RequirePositive(double v, string option)
-    {
-        if (!(v > 0) || double.IsInfinity(v)) throw new TailorException($"--{option}: expected > 0 (got {v})");
-    }
-
     /// <summary>Refuses a distillation weight outside [0, 1] (NaN included), naming the option.</summary>
     public static void RequireKdWeight(double v, string option)
     {
@@ -131,7 +125,7 @@ public sealed record DonnaConfig
 
     public DonnaConfig Validate()
     {
-        void Pos(int v, string name) { if (v < 1) throw new TailorException($"--{name}: expected >= 1 (got {v})"); }
+        void Pos(int v, string name) => OptionCheck.AtLeast("--" + name, v, 1);
         Pos(TeacherEpochs, "teacher-epochs"); Pos(TeacherBatch, "teacher-batch");
         Pos(BkdImages, "bkd-images"); Pos(BkdValImages, "bkd-val-images"); Pos(BkdEpochs, "bkd-epochs"); Pos(BkdBatch, "bkd-batch");
         Pos(LibrarySize, "library-size"); Pos(LibraryEpochs, "library-epochs"); Pos(LibrarySeeds, "library-seeds"); Pos(LibraryBatch, "library-batch");
@@ -142,7 +136,7 @@ public sealed record DonnaConfig
         if (Subset is int s && s < 1) throw new TailorException($"--subset: expected >= 1 (got {s})");
         if (!(TeacherWidth > 0) || double.IsInfinity(TeacherWidth)) throw new TailorException($"--teacher-width: expected a positive multiplier (got {TeacherWidth})");
         foreach (var (v, n) in new[] { (TeacherLr, "teacher-lr"), (BkdLr, "bkd-lr"), (LibraryLr, "library-lr"), (KdTemperature, "kd-temperature") })
-            RequirePositive(v, n);
+            OptionCheck.Positive("--" + n, v);
         RequireKdWeight(KdAlpha, "kd-alpha");
         if (!(RidgeLambda >= 0)) throw new TailorException($"--ridge-lambda: expected >= 0 (got {RidgeLambda})");
         Tailor.Data.ValSplit.Parse(ValSplit);

@@ -482,7 +482,7 @@ public sealed class DonnaExperiment : IDisposable
         /// <summary>Refuses overrides that cannot train; <paramref name="prefix"/> names the options as the caller spells them (--lr, --final-lr, ...).</summary>
         public static void ValidateOverrides(double? lr, double? kdAlpha, bool scratch, string prefix = "")
         {
-            if (lr is double l) DonnaConfig.RequirePositive(l, prefix + "lr");
+            if (lr is double l) OptionCheck.Positive($"--{prefix}lr", l);
             if (kdAlpha != null && scratch) throw new TailorException($"--{prefix}kd-alpha: a run from scratch has no distillation (drop --{prefix}kd-alpha or --scratch)");
             if (kdAlpha is double k) DonnaConfig.RequireKdWeight(k, prefix + "kd-alpha");
         }
@@ -511,7 +511,6 @@ public sealed class DonnaExperiment : IDisposable
         string stem = Path.Combine("finetune", spec.JobKey.Replace('/', '_'));
         var job = Store.RunJob(spec.JobKey, () =>
         {
-            Directory.CreateDirectory(Path.Combine(Dir, "finetune"));
             var r = Assembly.Train(Space, choice, teacher, Dir, Config, Data, Data.Train, spec.Epochs, lr, spec.Seed, fromBkd: !spec.Scratch, test: Data.Source.Test, kdAlpha: kdAlpha,
                 progress: (s, t) => Report("finetune", s, t, $"{spec.Key} ({(spec.Scratch ? "scratch" : "from BKD")}, {spec.Epochs} epochs, seed {spec.Seed})"),
                 saveTo: Path.Combine(Dir, stem), ct: ct);
