@@ -105,6 +105,20 @@ public static class Spaces
     public static readonly string[] FBNetOps = { "k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip" };
 
     /// <summary>
+    /// One FBNet op (<see cref="FBNetOps"/>: kernel k, expansion e, g2 = grouped 1x1 convs, 2 groups + shuffle)
+    /// as an IR block. FBNet keeps the 1x1 expand conv at e=1; skip where stride or channels change is
+    /// 1x1 conv + BN + act. Shared by the FBNet space and the zoo's FBNet-C.
+    /// </summary>
+    public static Block FBNetBlock(string op, int channels, int stride, Activation act = Activation.Relu)
+    {
+        if (!FBNetOps.Contains(op)) throw new TailorException($"FBNet op '{op}': expected one of {string.Join(", ", FBNetOps)}");
+        if (op == "skip") return Block.Skip(channels, stride, act);
+        int k = op[1] - '0', e = op[4] - '0';
+        bool g2 = op.EndsWith("_g2", StringComparison.Ordinal);
+        return Block.MBConv(channels, k, e, stride, act, groups: g2 ? 2 : 1, shuffle: g2, forceExpand: e == 1);
+    }
+
+    /// <summary>
     /// The FBNet space in HW-NAS-Bench's CIFAR setting (../shared/data/README.md): stem 3x3 s1 to 16;
     /// 7 stages of 1,4,4,4,4,4,1 layers, out 16,24,32,64,112,184,352, first strides 1,1,2,2,1,2,1;
     /// head 1x1 to 1504; 100 classes. Ops per layer: FBNetOps (g2 = grouped 1x1 convs, 2 groups + shuffle;
@@ -119,18 +133,7 @@ public static class Spaces
             for (int l = 0; l < n[s]; l++)
             {
                 int c = outs[s], st = l == 0 ? strides[s] : 1;
-                slots.Add(new Slot(null, new List<Candidate>
-                {
-                    new("k3_e1", Block.MBConv(c, 3, 1, st, a, forceExpand: true)),
-                    new("k3_e1_g2", Block.MBConv(c, 3, 1, st, a, groups: 2, shuffle: true, forceExpand: true)),
-                    new("k3_e3", Block.MBConv(c, 3, 3, st, a)),
-                    new("k3_e6", Block.MBConv(c, 3, 6, st, a)),
-                    new("k5_e1", Block.MBConv(c, 5, 1, st, a, forceExpand: true)),
-                    new("k5_e1_g2", Block.MBConv(c, 5, 1, st, a, groups: 2, shuffle: true, forceExpand: true)),
-                    new("k5_e3", Block.MBConv(c, 5, 3, st, a)),
-                    new("k5_e6", Block.MBConv(c, 5, 6, st, a)),
-                    new("skip", Block.Skip(c, st, a)),
-                }));
+                slots.Add(new Slot(null, FBNetOps.Select(op => new Candidate(op, FBNetBlock(op, c, st, a))).ToList()));
             }
         var stem = new List<Block> { Block.ConvBnAct(16, 3, 1, a) };
         var head = new Head { Convs = { Block.ConvBnAct(1504, 1, 1, a) } };

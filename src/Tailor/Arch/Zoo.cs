@@ -138,7 +138,7 @@ public static class Zoo
     {
         var a = Activation.Relu;
         var b = new List<Block>();
-        void L(int k, int e, int s, int c) => b.Add(Block.MBConv(c, k, e, s, a, forceExpand: e == 1)); // FBNet keeps the 1x1 at e=1
+        void L(int k, int e, int s, int c) => b.Add(Spaces.FBNetBlock($"k{k}_e{e}", c, s, a));
         L(3, 1, 1, 16);
         L(3, 6, 2, 24); L(3, 1, 1, 24); L(3, 1, 1, 24);
         L(5, 6, 2, 32); L(5, 3, 1, 32); L(5, 6, 1, 32); L(3, 6, 1, 32);

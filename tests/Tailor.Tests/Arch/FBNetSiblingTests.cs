@@ -5,7 +5,7 @@ namespace Tailor.Tests.Arch;
 /// <summary>
 /// zoo:fbnet_c counts 5,572,200 parameters and 384.96M MACs, 2.7% above the paper's 375M. This checks the
 /// counting convention on its siblings: FBNet-A and FBNet-B, built from the same public block lists (the
-/// fbnet_modeldef of maskrcnn-benchmark / mobile-cv) with the same ops as the FBNet space (the 1x1 expand conv
+/// fbnet_modeldef of maskrcnn-benchmark / mobile-cv) with the FBNet space's ops (Spaces.FBNetBlock: the 1x1 expand conv
 /// kept at e=1, g2 = two groups + shuffle), land within 0.6% of the paper's 249M and 295M. So the counting is
 /// the paper's, and the FBNet-C gap lies in the published FBNet-C block list itself. (The paper's parameter
 /// column, 4.3M / 4.5M, does not follow from these lists either: 4.91M / 4.81M.)
@@ -38,14 +38,7 @@ public class FBNetSiblingTests
         var blocks = new List<Block>();
         for (int s = 0; s < stages.Length; s++)
             for (int l = 0; l < stages[s].Length; l++)
-            {
-                int c = outs[s], st = l == 0 ? strides[s] : 1;
-                string op = stages[s][l];
-                if (op == "skip") { blocks.Add(Block.Skip(c, st)); continue; }
-                int k = op[1] - '0', e = op[4] - '0';
-                bool g2 = op.EndsWith("_g2", StringComparison.Ordinal);
-                blocks.Add(Block.MBConv(c, k, e, st, Activation.Relu, groups: g2 ? 2 : 1, shuffle: g2, forceExpand: e == 1));
-            }
+                blocks.Add(Spaces.FBNetBlock(stages[s][l], outs[s], l == 0 ? strides[s] : 1));
         return new Architecture
         {
             Name = name, Input = new InputShape(3, 224, 224), Classes = 1000,
