@@ -121,7 +121,7 @@ public static class DonnaCommands
                 LibrarySize = r.GetValue(libSize), LibraryEpochs = r.GetValue(libEpochs), LibrarySeeds = r.GetValue(libSeeds), LibraryImages = r.GetValue(libImages) is int lim && lim != 0 ? lim : null, BnRecalibration = r.GetValue(bnRecal),
             };
             var tgt = LatencyTargets.Parse(r.GetValue(target)!);
-            if (r.GetValue(latency) is double lt && !(lt > 0)) throw new TailorException($"--latency-ms: expected > 0 (got {lt})");
+            if (r.GetValue(latency) is double lt) OptionCheck.Positive("--latency-ms", lt);
             var so = new DonnaSearchOptions { Population = r.GetValue(population), Generations = r.GetValue(generations), LatencyMs = r.GetValue(latency), Seed = r.GetValue(seed) };
             if (so.Population < 2) throw new TailorException($"--population: expected >= 2 (got {so.Population})");
             if (so.Generations < 1) throw new TailorException($"--generations: expected >= 1 (got {so.Generations})");

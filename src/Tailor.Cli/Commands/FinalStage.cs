@@ -46,7 +46,7 @@ public static class FinalStage
     public static FinalStageResult Run(IAnsiConsole console, string outDir, Architecture arch, string dataSpec, int? subset, int threads,
         int trainEpochs, int batch, int seed, bool resuming, ILatencyTarget target, MeasureOptions measure, double settleSeconds)
     {
-        if (!(settleSeconds >= 0) || double.IsInfinity(settleSeconds)) throw new TailorException($"--settle: expected >= 0 seconds (got {settleSeconds})");
+        OptionCheck.NonNegative("--settle", settleSeconds);
         // 4. final training from scratch (the same code as `tailor train`)
         RunSummary? trained = null;
         ConvNet? model = null;

@@ -88,7 +88,7 @@ public static class RandomTrainCommand
             if (bsz < 1) throw new TailorException($"--batch: expected >= 1 (got {bsz})");
             if (r.GetValue(subset) is int sk && sk < 1) throw new TailorException($"--subset: expected >= 1 images (got {sk})");
             double? targetMs = r.GetValue(latency);
-            if (targetMs is double lt && !(lt > 0)) throw new TailorException($"--latency-ms must be > 0 (got {lt})");
+            if (targetMs is double lt) OptionCheck.Positive("--latency-ms", lt);
             if (r.GetValue(fraction) is double f0)
             {
                 if (targetMs != null) throw new TailorException("--latency-fraction excludes --latency-ms");

@@ -81,7 +81,7 @@ public static class SinglePathCommand
                 Formula = formulaS switch { null => null, "paper" => RuntimeFormula.Paper, "exact" => RuntimeFormula.Exact, _ => throw new TailorException($"--formula: expected paper or exact (got '{formulaS}')") },
             };
             if (r.GetValue(latency) is double lt && r.GetValue(lambda) is not null) throw new TailorException("--latency-ms and --lambda exclude each other: a target finds lambda itself");
-            if (r.GetValue(latency) is double lt2 && !(lt2 > 0)) throw new TailorException($"--latency-ms must be > 0 (got {lt2})");
+            if (r.GetValue(latency) is double lt2) OptionCheck.Positive("--latency-ms", lt2);
             var tgt = LatencyTargets.Parse(r.GetValue(target)!);
             var measure = MeasureOptions.Default with { MaxError = r.GetValue(maxError) };
             measure.Validate();

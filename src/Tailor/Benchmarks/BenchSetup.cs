@@ -38,7 +38,7 @@ public sealed class BenchSetup<TArch> where TArch : notnull
         if (Request.LatencyMaxMs is { } max)
         {
             if (c.Latency == null) throw new TailorException($"{Bench}: --latency-max-ms needs --latency-column");
-            if (!(max > 0)) throw new TailorException($"--latency-max-ms must be positive, got {max}");
+            OptionCheck.Positive("--latency-max-ms", max);
             constraints.Add(new Constraint(Metrics.LatencyName, max));
         }
         bool multi = StrategyFactory.IsMultiObjective(strategy);

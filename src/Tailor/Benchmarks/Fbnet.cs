@@ -7,7 +7,8 @@ namespace Tailor.Benchmarks;
 public sealed class FbnetArch : IEquatable<FbnetArch>
 {
     public const int Layers = 22, NumOps = 9;
-    public static readonly string[] OpNames = ["k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip"];
+    /// <summary>The op of each index: the IR's FBNet space defines them (HW-NAS-Bench uses the same order).</summary>
+    public static readonly string[] OpNames = Tailor.Arch.Spaces.FBNetOps;
     readonly byte[] _ops;
     readonly string _key;
 

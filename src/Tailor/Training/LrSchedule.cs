@@ -14,11 +14,11 @@ public sealed record LrSchedule(string Kind, double BaseLr, long TotalSteps, lon
         double? stepEpochs = null, double gamma = 0.1)
     {
         if (!Kinds.Contains(kind)) throw new TailorException($"--schedule '{kind}': expected one of {string.Join(", ", Kinds)}");
-        if (warmupEpochs < 0) throw new TailorException($"--warmup-epochs: expected >= 0 (got {warmupEpochs})");
+        OptionCheck.NonNegative("--warmup-epochs", warmupEpochs);
         if (warmupEpochs > epochs) throw new TailorException($"--warmup-epochs {warmupEpochs}: longer than the {epochs} epochs of training");
         double se = stepEpochs ?? Math.Max(1, Math.Round(epochs / 3.0));
-        if (se <= 0) throw new TailorException($"--step-epochs: expected > 0 (got {se})");
-        if (gamma <= 0 || gamma > 1) throw new TailorException($"--gamma: expected 0 < gamma <= 1 (got {gamma})");
+        OptionCheck.Positive("--step-epochs", se);
+        if (!(gamma > 0 && gamma <= 1)) throw new TailorException($"--gamma: expected 0 < gamma <= 1 (got {gamma})");
         return new LrSchedule(kind, baseLr, (long)epochs * stepsPerEpoch, stepsPerEpoch,
             (long)Math.Round(warmupEpochs * stepsPerEpoch), se, gamma);
     }

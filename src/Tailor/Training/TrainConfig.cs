@@ -41,10 +41,10 @@ public sealed record TrainConfig
         if (!Optimizers.Optimizers.Kinds.Contains(Optimizer))
             throw new TailorException($"--optimizer '{Optimizer}': expected one of {string.Join(", ", Optimizers.Optimizers.Kinds)}");
         OptionCheck.Positive("--lr", Lr);
-        if (Momentum < 0 || Momentum >= 1) throw new TailorException($"--momentum: expected 0 <= m < 1 (got {Momentum})");
+        if (!(Momentum >= 0 && Momentum < 1)) throw new TailorException($"--momentum: expected 0 <= m < 1 (got {Momentum})");
         if (Nesterov && (Optimizer != "sgd" || Momentum == 0)) throw new TailorException("--nesterov: needs --optimizer sgd with a momentum > 0");
-        if (WeightDecay < 0) throw new TailorException($"--weight-decay: expected >= 0 (got {WeightDecay})");
-        if (LabelSmoothing < 0 || LabelSmoothing >= 1) throw new TailorException($"--label-smoothing: expected 0 <= s < 1 (got {LabelSmoothing})");
+        OptionCheck.NonNegative("--weight-decay", WeightDecay);
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) throw new TailorException($"--label-smoothing: expected 0 <= s < 1 (got {LabelSmoothing})");
         if (!LrSchedule.Kinds.Contains(Schedule)) throw new TailorException($"--schedule '{Schedule}': expected one of {string.Join(", ", LrSchedule.Kinds)}");
         LrSchedule.Create(Schedule, Lr, Epochs, 1, WarmupEpochs, StepEpochs, Gamma);
         return this;

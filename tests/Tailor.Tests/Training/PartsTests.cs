@@ -39,6 +39,20 @@ public class ScheduleTests
         Assert.Throws<TailorException>(() => new TrainConfig { Optimizer = "lamb" }.Validate());
         Assert.Throws<TailorException>(() => new TrainConfig { LabelSmoothing = 1 }.Validate());
     }
+
+    // NaN passes "< 0" and ">= 1" alike; each option must still be refused by name
+    [Fact]
+    public void NaNAndInfinityAreRejectedByName()
+    {
+        string Msg(Action a) => Assert.Throws<TailorException>(a).Message;
+        Assert.Equal("--momentum: expected 0 <= m < 1 (got NaN)", Msg(() => new TrainConfig { Momentum = double.NaN }.Validate()));
+        Assert.Equal("--weight-decay: expected >= 0 (got NaN)", Msg(() => new TrainConfig { WeightDecay = double.NaN }.Validate()));
+        Assert.Equal("--weight-decay: expected >= 0 (got Infinity)", Msg(() => new TrainConfig { WeightDecay = double.PositiveInfinity }.Validate()));
+        Assert.StartsWith("--label-smoothing:", Msg(() => new TrainConfig { LabelSmoothing = double.NaN }.Validate()));
+        Assert.Equal("--warmup-epochs: expected >= 0 (got NaN)", Msg(() => LrSchedule.Create("cosine", 1, 9, 10, warmupEpochs: double.NaN)));
+        Assert.Equal("--step-epochs: expected > 0 (got NaN)", Msg(() => LrSchedule.Create("step", 1, 9, 10, stepEpochs: double.NaN)));
+        Assert.StartsWith("--gamma:", Msg(() => LrSchedule.Create("step", 1, 9, 10, gamma: double.NaN)));
+    }
 }
 
 public class RMSPropTFTests

@@ -134,11 +134,11 @@ public sealed record DonnaConfig
         if (BnRecalibration < 0) throw new TailorException($"--bn-recalibrate: expected >= 0 batches (got {BnRecalibration})");
         if (SkipFirst < 0) throw new TailorException($"--skip-first: expected >= 0 (got {SkipFirst})");
         if (Subset is int s && s < 1) throw new TailorException($"--subset: expected >= 1 (got {s})");
-        if (!(TeacherWidth > 0) || double.IsInfinity(TeacherWidth)) throw new TailorException($"--teacher-width: expected a positive multiplier (got {TeacherWidth})");
+        OptionCheck.Positive("--teacher-width", TeacherWidth);
         foreach (var (v, n) in new[] { (TeacherLr, "teacher-lr"), (BkdLr, "bkd-lr"), (LibraryLr, "library-lr"), (KdTemperature, "kd-temperature") })
             OptionCheck.Positive("--" + n, v);
         RequireKdWeight(KdAlpha, "kd-alpha");
-        if (!(RidgeLambda >= 0)) throw new TailorException($"--ridge-lambda: expected >= 0 (got {RidgeLambda})");
+        OptionCheck.NonNegative("--ridge-lambda", RidgeLambda);
         Tailor.Data.ValSplit.Parse(ValSplit);
         GridOrDefault();
         ParseCuts(Cuts);

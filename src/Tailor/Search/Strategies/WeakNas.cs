@@ -33,7 +33,8 @@ public sealed record WeakNasOptions
         if (Epochs < 1) throw new TailorException($"weaknas: --epochs must be >= 1, got {Epochs}");
         if (Target is not ("rank" or "raw")) throw new TailorException($"weaknas: --target must be rank or raw, got '{Target}'");
         if (Ensemble < 1) throw new TailorException($"weaknas: --ensemble must be >= 1, got {Ensemble}");
-        if (!(LearningRate > 0)) throw new TailorException($"weaknas: --lr must be positive, got {LearningRate}");
+        OptionCheck.Positive("weaknas: --lr", LearningRate);
+        OptionCheck.NonNegative("weaknas: weight decay", WeightDecay);
     }
 }
 
