@@ -69,7 +69,7 @@ public static class Layers
     public static Conv2d Conv(long cin, long cout, long k, long stride = 1, long groups = 1, long? padding = null, bool bias = false) =>
         nn.Conv2d(cin, cout, k, stride: stride, padding: padding ?? k / 2, groups: groups, bias: bias);
 
-    public static BatchNorm2d Bn(long c, BuildOptions o) => nn.BatchNorm2d(c, eps: o.BnEps, momentum: o.BnMomentum);
+    public static BatchNorm2d Bn(long c, BuildOptions o) => new(c, eps: o.BnEps, momentum: o.BnMomentum);
 
     /// <summary>Initialises convs, BNs and linears of <paramref name="m"/> like the originals.</summary>
     public static void Initialize(nn.Module m, BuildOptions o)
@@ -90,7 +90,7 @@ public static class Layers
                     c.bias?.zero_();
                     break;
                 }
-                case BatchNorm2d b:
+                case TorchSharp.Modules.NormBase b:
                     b.weight?.fill_(1);
                     b.bias?.zero_();
                     break;

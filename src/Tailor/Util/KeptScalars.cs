@@ -14,9 +14,8 @@ namespace Tailor.Util;
 /// while libtorch reads it (the "Expected false to be true" abort from Scalar.h; the same race as in
 /// Training/Optimizers/KeptScalarOptimizers.cs); <c>a * 0.5</c>, <c>a / t</c>, <c>a + 0.5</c> make such
 /// temporaries too. Forward passes of residual blocks, cells and mixed ops and the losses of every step
-/// use these instead of the operators. (TorchSharp's own BatchNorm still counts its batches with a
-/// temporary, out of our reach; the tests run one at a time so that no other test thread's allocation
-/// starts a collection during a libtorch call.)
+/// use these instead of the operators, and <see cref="Models.BatchNorm2d"/> replaces TorchSharp's BatchNorm,
+/// which counts its batches with such a temporary.
 /// </remarks>
 public static class KeptScalars
 {

@@ -17,7 +17,7 @@ public static class OnnxTestUtil
         using var _ = no_grad();
         var g = new TorchSharp.torch.Generator((ulong)seed);
         foreach (var (_, m) in net.named_modules())
-            if (m is BatchNorm2d bn)
+            if (m is NormBase bn)
             {
                 long c = bn.weight!.shape[0];
                 bn.weight.copy_(rand(c, generator: g) + 0.5);

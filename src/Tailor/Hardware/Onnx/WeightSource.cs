@@ -34,7 +34,7 @@ public sealed class ConvNetWeights : IWeightSource
             _tensors[key] = (c.shape.ToArray(), c.data<float>().ToArray());
         }
         foreach (var (name, m) in net.named_modules())
-            if (m is BatchNorm2d bn) _eps[name] = bn.eps;
+            if (m is NormBase bn) _eps[name] = bn.eps;
     }
 
     public float[] Get(string key, ParamKind kind, long[] shape)

@@ -16,7 +16,7 @@ public sealed record CellBn(bool Affine, bool TrackRunningStats, double Momentum
     public static CellBn Search { get; } = new(false, false);
     public static CellBn Train { get; } = new(true, true);
 
-    public BatchNorm2d Make(long c) => nn.BatchNorm2d(c, eps: Eps, momentum: Momentum, affine: Affine, track_running_stats: TrackRunningStats);
+    public BatchNorm2d Make(long c) => new(c, eps: Eps, momentum: Momentum, affine: Affine, trackRunningStats: TrackRunningStats);
 }
 
 /// <summary>
