@@ -1,3 +1,4 @@
+using Tailor.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -63,7 +64,7 @@ public static class Depthwise
                 if (!TouchesData(b, wo, strideW, padW, w)) continue;
                 var patch = rows.slice(3, b, b + strideW * (wo - 1) + 1, strideW);
                 var tap = wk.select(1, a).select(1, b).view(1, c, 1, 1);
-                acc = acc is null ? patch * tap : acc.addcmul(patch, tap, 1);
+                acc = acc is null ? patch * tap : acc.PlusProduct(patch, tap);
             }
         }
         return acc!;

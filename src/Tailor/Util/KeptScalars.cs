@@ -21,6 +21,8 @@ public static class KeptScalars
 {
     // An integer one, as TorchSharp's own add(Tensor) passes: valid alpha for float and integer tensors.
     private static readonly Scalar One = 1L.ToScalar();
+    private static readonly Scalar Zero = 0L.ToScalar();
+    private static readonly Scalar Two = 2L.ToScalar();
 
     /// <summary><paramref name="a"/> + <paramref name="b"/> (broadcasting), without a temporary Scalar.</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
@@ -42,6 +44,24 @@ public static class KeptScalars
 
     /// <summary>1 - <paramref name="a"/> (an indicator's complement), without a temporary Scalar alive past its call.</summary>
     public static Tensor OneMinus(this Tensor a) => a.neg().PlusScalar(1);
+
+    /// <summary><paramref name="a"/> squared elementwise (what TorchSharp's square() and pow(2) compute).</summary>
+    public static Tensor Squared(this Tensor a) => a.pow(Two);
+
+    /// <summary><paramref name="acc"/> + <paramref name="a"/> * <paramref name="b"/> (addcmul with value 1).</summary>
+    public static Tensor PlusProduct(this Tensor acc, Tensor a, Tensor b) => acc.addcmul(a, b, One);
+
+    /// <summary>The mask <paramref name="a"/> &lt; <paramref name="v"/>.</summary>
+    public static Tensor LessThan(this Tensor a, double v) { using Scalar s = v; return a.lt(s); }
+
+    /// <summary>The mask <paramref name="a"/> &gt;= 0.</summary>
+    public static Tensor AtLeastZero(this Tensor a) => a.ge(Zero);
+
+    /// <summary>In-place clamp to [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static Tensor ClampInPlace(this Tensor a, double min, double max) { using Scalar lo = min; using Scalar hi = max; return a.clamp_(lo, hi); }
+
+    /// <summary>A tensor of <paramref name="shape"/> filled with <paramref name="v"/>.</summary>
+    public static Tensor Filled(long[] shape, double v, ScalarType dtype, Device device) { using Scalar s = v; return full(shape, s, dtype: dtype, device: device); }
 
     /// <summary>Adds <paramref name="y"/> to a running sum that starts empty (null).</summary>
     public static Tensor Accumulate(Tensor? sum, Tensor y) => sum is null ? y : sum.add(y, One);

@@ -52,7 +52,7 @@ public abstract class CellSupernet : nn.Module<Tensor, Tensor>
             var y = ops[p.Op].call(x);
             if (p.Op == SkipOp && training && Regulariser.SkipDropBlock > 0 && ops[p.Op] is IdentityOp)
                 y = DropBlock.Apply(y, Regulariser.SkipDropBlock, Regulariser.BlockSize, Regulariser.Generator);
-            if (p.Weight is { } w) acc = acc is null ? y * w : addcmul(acc, y, w, 1);
+            if (p.Weight is { } w) acc = acc is null ? y * w : acc.PlusProduct(y, w);
             else acc = KeptScalars.Accumulate(acc, y);
         }
         return acc!;

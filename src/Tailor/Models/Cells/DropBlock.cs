@@ -23,7 +23,7 @@ public static class DropBlock
         double scale;
         using (no_grad())
         {
-        var centres = bernoulli(full(new long[] { n, c, h - bs + 1, w - bs + 1 }, gamma, dtype: x.dtype, device: x.device), generator: gen);
+        var centres = bernoulli(KeptScalars.Filled(new long[] { n, c, h - bs + 1, w - bs + 1 }, gamma, x.dtype, x.device), generator: gen);
         // pad so that a centre at (i, j) of the valid grid covers rows i..i+bs-1, then max-pool to grow blocks
         var padded = nn.functional.pad(centres, new long[] { bs - 1, bs - 1, bs - 1, bs - 1 });
         var block = nn.functional.max_pool2d(padded, new long[] { bs, bs }, new long[] { 1, 1 });
@@ -31,6 +31,6 @@ public static class DropBlock
         double kept = keep.sum().item<float>();
         scale = kept > 0 ? keep.numel() / kept : 0;
         }
-        return x * (keep * scale);
+        return x * keep.Times(scale);
     }
 }

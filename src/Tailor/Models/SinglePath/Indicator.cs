@@ -23,20 +23,20 @@ public static class Indicator
     public static Tensor StraightThrough(Tensor x)
     {
         var soft = sigmoid(x);
-        var hard = ge(x, 0).to_type(x.dtype);
+        var hard = x.AtLeastZero().to_type(x.dtype);
         return (hard - soft.detach()).Plus(soft);
     }
 
     /// <summary>Indicator dropout (phase 1): keep with probability <paramref name="keep"/>, scale kept values by 1/keep.</summary>
     public static Tensor Dropout(Tensor d, double keep, Generator? gen)
     {
-        var mask = rand(d.shape, dtype: d.dtype, generator: gen).lt(keep).to_type(d.dtype);
-        return d * mask / keep;
+        var mask = rand(d.shape, dtype: d.dtype, generator: gen).LessThan(keep).to_type(d.dtype);
+        return (d * mask).Over(keep);
     }
 
     public static Tensor GroupNorm(Tensor w, NormMode mode)
     {
-        var n = w.pow(2).sum().sqrt();
-        return mode == NormMode.Rms ? n / Math.Sqrt(w.numel()) : n;
+        var n = w.Squared().sum().sqrt();
+        return mode == NormMode.Rms ? n.Over(Math.Sqrt(w.numel())) : n;
     }
 }

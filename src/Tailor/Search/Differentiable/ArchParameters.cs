@@ -86,7 +86,7 @@ public static class GumbelSampler
     /// <summary>Standard Gumbel noise -log(-log(U)), U ~ U(0, 1) clamped away from 0 and 1.</summary>
     public static Tensor Noise(long[] shape, Generator gen)
     {
-        var u = rand(shape, generator: gen).clamp_(1e-10, 1 - 1e-7);
+        var u = rand(shape, generator: gen).ClampInPlace(1e-10, 1 - 1e-7);
         return u.log_().neg_().log_().neg_();
     }
 

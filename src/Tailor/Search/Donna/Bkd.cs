@@ -59,7 +59,7 @@ public sealed class CandidateBlock : nn.Module<Tensor, Tensor>
 public static class Nsr
 {
     public static Tensor Loss(Tensor predicted, Tensor teacher, Tensor channelVar) =>
-        ((predicted - teacher).square().mean(new long[] { 0, 2, 3 }) / channelVar).mean();
+        ((predicted - teacher).Squared().mean(new long[] { 0, 2, 3 }) / channelVar).mean();
 }
 
 /// <summary>
@@ -191,7 +191,7 @@ public sealed class TeacherFeatures : IDisposable
                     {
                         var t = outs[k].contiguous();
                         var sum = t.sum(new long[] { 0, 2, 3 }).to_type(ScalarType.Float64).data<double>().ToArray();
-                        var sq = t.pow(2).sum(new long[] { 0, 2, 3 }).to_type(ScalarType.Float64).data<double>().ToArray();
+                        var sq = t.Squared().sum(new long[] { 0, 2, 3 }).to_type(ScalarType.Float64).data<double>().ToArray();
                         for (int c = 0; c < sum.Length; c++) { sums[k][c] += sum[c]; sqs[k][c] += sq[c]; }
                         if (streams != null) streams[k].Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.data<float>().ToArray().AsSpan()));
                     }
@@ -383,7 +383,7 @@ public static class BkdTrainer
                 elems += (long)b * y.shape[2] * y.shape[3];
                 for (int j = 0; j < mods.Count; j++)
                 {
-                    var e = (mods[j].call(x) - y).pow(2).to_type(ScalarType.Float64).sum(new long[] { 0, 2, 3 });
+                    var e = (mods[j].call(x) - y).Squared().to_type(ScalarType.Float64).sum(new long[] { 0, 2, 3 });
                     var acc = sse[j] is null ? e : sse[j]! + e;
                     sse[j]?.Dispose();
                     sse[j] = acc.DetachFromDisposeScope();

@@ -138,7 +138,7 @@ public sealed class SinglePathSearch
                 var logits = net.call(batch.Images);
                 var ce = nn.functional.cross_entropy(logits, batch.Labels, label_smoothing: Config.LabelSmoothing);
                 Tensor wd = zeros(1)[0];
-                foreach (var p in decay) wd = wd.Plus(p.square().sum());
+                foreach (var p in decay) wd = wd.Plus(p.Squared().sum());
                 wd = wd.Times(0.5 * Config.WeightDecay);
                 var r = runtime.Forward(net);
                 var loss = ce.Plus(wd).Plus(r.log().Times(lambda * 1000.0));
