@@ -32,4 +32,22 @@ public class KeptScalarsTests
         x.Plus(y).Times(2.0).sum().backward();
         Assert.True(Same(x.grad!, full(5, 2.0f)) && Same(y.grad!, full(5, 2.0f)));
     }
+
+    [Fact]
+    public void TheOtherKeptOpsEqualTorchSharpsOwn()
+    {
+        using var scope = NewDisposeScope();
+        var a = randn(3, 4); var b = randn(3, 4); var c = randn(4);
+        Assert.True(Same(a.Squared(), a.square()));
+        Assert.True(Same(a.Squared(), a.pow(2)));
+        Assert.True(Same(a.PlusProduct(b, c), addcmul(a, b, c, 1)));
+        Assert.True(Same(a.LessThan(0.3), a.lt(0.3)));
+        Assert.True(Same(a.AtLeastZero(), ge(a, 0)));
+        Assert.True(Same(a.clone().ClampInPlace(-0.5, 0.7), a.clamp(-0.5, 0.7)));
+        Assert.True(Same(KeptScalars.Filled(new long[] { 2, 3 }, 0.125, ScalarType.Float32, CPU), full(new long[] { 2, 3 }, 0.125)));
+        // the gradient of the NSR-style square is the operator's, bit for bit
+        var x = randn(6, requires_grad: true); var x2 = x.detach().clone().requires_grad_(true);
+        x.Squared().sum().backward(); x2.square().sum().backward();
+        Assert.True(Same(x.grad!, x2.grad!));
+    }
 }
