@@ -1,3 +1,4 @@
+using Tailor.Util;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -13,14 +14,13 @@ namespace Tailor.Models;
 /// Why: TorchSharp's BatchNorm counts batches with <c>num_batches_tracked.add_(1)</c>, which passes the 1
 /// and the alpha as temporary Scalars that nothing holds during the native call; a garbage collection
 /// started by another thread in that window frees the at::Scalar while libtorch reads it (the race
-/// described in <see cref="Util.KeptScalars"/>). Every training step of every network calls this once
-/// per BatchNorm, so it is the most frequent such call left.
+/// described in <see cref="Util.KeptScalars"/>). Every training step of every network makes this call once
+/// per BatchNorm, more often than any other such call.
 /// </remarks>
 public sealed class BatchNorm2d : TorchSharp.Modules.BatchNorm
 {
-    // Integer ones, as TorchSharp's add_(Scalar) passes (valid for the int64 counter).
+    // An integer one, as TorchSharp's add_(1) passes (valid for the int64 counter); PlusInPlace keeps the alpha.
     private static readonly Scalar One = 1L.ToScalar();
-    private static readonly Scalar Alpha = 1L.ToScalar();
 
     public BatchNorm2d(long features, double eps = 1e-5, double momentum = 0.1, bool affine = true, bool trackRunningStats = true)
         : base(features, eps, momentum, affine, trackRunningStats, null, null, nameof(BatchNorm2d)) { }
@@ -36,7 +36,7 @@ public sealed class BatchNorm2d : TorchSharp.Modules.BatchNorm
         double factor = momentum ?? 0.0;
         if (training && track_running_stats && num_batches_tracked is { } n)
         {
-            n.add_(One, Alpha);
+            n.PlusInPlace(One);
             // momentum null: a cumulative average over the batches seen (BN recalibration uses this)
             factor = momentum ?? 1.0 / (long)n;
         }
