@@ -66,4 +66,15 @@ public class BatchNorm2dTests
         Assert.NotEmpty(norms);
         Assert.All(norms, m => Assert.IsType<Tailor.Models.BatchNorm2d>(m));
     }
+
+    // TorchSharp's nn.BatchNorm2d counts batches with a temporary Scalar (see Models.BatchNorm2d): no module may build one
+    [Fact]
+    public void NoSourceFileBuildsTorchSharpsBatchNorm()
+    {
+        var src = Path.Combine(Tailor.Tests.Hardware.HwData.RepoRoot, "src");
+        var offenders = Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
+            .Where(f => File.ReadLines(f).Any(l => !l.TrimStart().StartsWith("//") && l.Contains("nn.BatchNorm")))
+            .Select(f => Path.GetRelativePath(src, f)).ToList();
+        Assert.Empty(offenders);
+    }
 }
