@@ -384,7 +384,7 @@ public static class BkdTrainer
                 for (int j = 0; j < mods.Count; j++)
                 {
                     var e = (mods[j].call(x) - y).Squared().to_type(ScalarType.Float64).sum(new long[] { 0, 2, 3 });
-                    var acc = sse[j] is null ? e : sse[j]! + e;
+                    var acc = sse[j] is null ? e : sse[j]!.Plus(e);
                     sse[j]?.Dispose();
                     sse[j] = acc.DetachFromDisposeScope();
                 }
