@@ -110,22 +110,39 @@ public static class HardwareCommands
 
     static Command Measure()
     {
-        var arch = ArchOption(); var target = TargetOption(); var input = Cli.InputOption(); var classes = Cli.ClassesOption(); var json = Cli.JsonOption();
+        var arch = new Option<string?>("--arch") { Description = "Architecture: a JSON file, or zoo:NAME (or give --onnx)" };
+        var onnx = new Option<string?>("--onnx") { Description = "Measure this ONNX file instead (any model with one float input and one output; its free batch dimension is set to --batch; ort-cpu targets only)" };
+        var target = TargetOption(); var input = Cli.InputOption(); var classes = Cli.ClassesOption(); var json = Cli.JsonOption();
         var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 1 };
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights", DefaultValueFactory = _ => 0 };
         var mo = new MeasureOpts();
-        var c = new Command("measure", "Measure the inference latency of an architecture on a target (median of round medians, IQR, CV)")
-            { arch, target, input, classes, batch, seed, json };
+        var c = new Command("measure", "Measure the inference latency of an architecture, or of an ONNX file, on a target (median of round medians, IQR, CV)")
+            { arch, onnx, target, input, classes, batch, seed, json };
         mo.AddTo(c);
         c.SetAction(r => Cli.Run(() =>
         {
-            var a = Cli.ResolveArch(r.GetValue(arch)!, r.GetValue(input), r.GetValue(classes));
+            string? archSpec = r.GetValue(arch), onnxPath = r.GetValue(onnx);
+            if ((archSpec == null) == (onnxPath == null)) throw new TailorException("give either --arch (an architecture) or --onnx (an ONNX file)");
             int b = r.GetValue(batch);
             if (b < 1) throw new TailorException($"--batch: expected >= 1 (got {b})");
             var t = LatencyTargets.Parse(r.GetValue(target)!);
-            var res = ArchLatencies.Measure(t, a, b, mo.Get(r), r.GetValue(seed));
+            ArchLatency res;
+            string what;
+            if (onnxPath != null)
+            {
+                if (r.GetValue(input) != null || r.GetValue(classes) != null) throw new TailorException("--onnx: the file fixes the input and classes; drop --input and --classes");
+                if (t is not OrtCpuTarget ort) throw new TailorException($"--onnx: ONNX files are measured on ort-cpu targets (got {t.Spec})");
+                res = ArchLatencies.MeasureOnnxFile(ort, onnxPath, b, mo.Get(r));
+                what = $"{res.Arch} @ {res.Input}";
+            }
+            else
+            {
+                var a = Cli.ResolveArch(archSpec!, r.GetValue(input), r.GetValue(classes));
+                res = ArchLatencies.Measure(t, a, b, mo.Get(r), r.GetValue(seed));
+                what = $"{a.Name} @ {a.Input}";
+            }
             if (r.GetValue(json)) { Cli.PrintJson(res); return 0; }
-            Console.WriteLine($"{a.Name} @ {a.Input} batch {b} on {t.Spec} ({t.Runtime}): median {res.MedianMs:F3} ms, IQR {res.IqrMs:F3} ms, " +
+            Console.WriteLine($"{what} batch {b} on {t.Spec} ({t.Runtime}): median {res.MedianMs:F3} ms, IQR {res.IqrMs:F3} ms, " +
                               $"CV {res.Cv * 100:F1}%, {res.Runs} runs in {res.Rounds} rounds (round-median CV {res.RoundsCv * 100:F1}%, error {res.Error * 100:F2}%)");
             Console.WriteLine($"machine: {res.Machine}; load average {res.LoadAvg?.ToString("F2", CultureInfo.InvariantCulture) ?? "n/a"}");
             return 0;

@@ -215,4 +215,41 @@ public class SteadyMeasureTests
         Assert.Single(once.Medians);
         Assert.Equal(0.6, once.Latency.MedianMs);
     }
+
+    [Fact]
+    public void CliMeasuresAnOnnxFileWithAFreeBatch()
+    {
+        var dir = HwData.TempDir();
+        string onnx = Path.Combine(dir, "mnas.onnx");
+        // tailor export onnx writes a free batch dimension ("N"), as exports from elsewhere often do
+        var ex = CliProcess.Run("export", "onnx", "--arch", "zoo:mnasnet_a1", "--input", "3x32x32", "--classes", "10", "--out", onnx);
+        Assert.True(ex.Code == 0, ex.Err);
+        var r = CliProcess.Run(new[] { "latency", "measure", "--onnx", onnx, "--batch", "2", "--target", "ort-cpu:threads=1", "--json" }.Concat(HwData.QuickArgs).ToArray());
+        Assert.True(r.Code == 0, r.Err);
+        var j = JsonNode.Parse(r.Out)!.AsObject();
+        Assert.True((double)j["median_ms"]! > 0);
+        Assert.Equal("mnas.onnx", (string?)j["arch"]);
+        Assert.Equal("3x32x32", (string?)j["input"]);
+        Assert.Equal(2, (int)j["batch"]!);
+        Assert.Equal(16, ((string?)j["arch_hash"])!.Length);
+        // the same network measured from its IR with the same batch lands in the same range (same runtime, same graph)
+        var viaArch = CliProcess.Run(new[] { "latency", "measure", "--arch", "zoo:mnasnet_a1", "--input", "3x32x32", "--classes", "10", "--batch", "2", "--target", "ort-cpu:threads=1", "--json" }.Concat(HwData.QuickArgs).ToArray());
+        Assert.True(viaArch.Code == 0, viaArch.Err);
+        double a = (double)j["median_ms"]!, b = (double)JsonNode.Parse(viaArch.Out)!["median_ms"]!;
+        Assert.InRange(a / b, 0.33, 3.0);
+
+        // bad input: one line each, nothing on stdout
+        string garbage = Path.Combine(dir, "garbage.onnx");
+        File.WriteAllText(garbage, "not a model");
+        CliProcess.AssertOneLineError(CliProcess.Run("latency", "measure", "--onnx", garbage), "garbage.onnx: not a loadable ONNX model");
+        CliProcess.AssertOneLineError(CliProcess.Run("latency", "measure", "--onnx", Path.Combine(dir, "missing.onnx")), "missing.onnx: file not found");
+        CliProcess.AssertOneLineError(CliProcess.Run("latency", "measure", "--onnx", onnx, "--target", "torch-cpu"), "--onnx: ONNX files are measured on ort-cpu targets");
+        CliProcess.AssertOneLineError(CliProcess.Run("latency", "measure", "--onnx", onnx, "--input", "3x64x64"), "drop --input and --classes");
+        CliProcess.AssertOneLineError(CliProcess.Run("latency", "measure", "--onnx", onnx, "--arch", "zoo:mnasnet_a1"), "give either --arch");
+        CliProcess.AssertOneLineError(CliProcess.Run("latency", "measure"), "give either --arch");
+        // a fixed-batch export refuses another batch
+        string fixed1 = Path.Combine(dir, "fixed.onnx");
+        Assert.Equal(0, CliProcess.Run("export", "onnx", "--arch", "zoo:mnasnet_a1", "--input", "3x32x32", "--classes", "10", "--batch", "1", "--out", fixed1).Code);
+        CliProcess.AssertOneLineError(CliProcess.Run("latency", "measure", "--onnx", fixed1, "--batch", "4"), "the model's batch is fixed at 1; pass --batch 1");
+    }
 }

@@ -63,14 +63,31 @@ public static class ArchLatencies
         finally { foreach (var m in models) m.Dispose(); }
     }
 
-    public static ArchLatency Record(ILatencyTarget target, Architecture arch, int batch, LatencyResult r) => new()
+    public static ArchLatency Record(ILatencyTarget target, Architecture arch, int batch, LatencyResult r) =>
+        Record(target, arch.Name, Hash(arch), arch.Input.ToString(), batch, r);
+
+    /// <summary>A measurement of anything with a name, a content hash and an input shape (an ONNX file, say).</summary>
+    public static ArchLatency Record(ILatencyTarget target, string name, string hash, string input, int batch, LatencyResult r) => new()
     {
         MedianMs = r.MedianMs, IqrMs = r.IqrMs, Runs = r.Runs, Cv = r.Cv, RoundsCv = r.RoundsCv, Error = r.Error, Rounds = r.Rounds,
         RunsPerRound = r.RunsPerRound, Warmup = r.Warmup, MinMs = r.MinMs, Clock = r.Clock, WallMedianMs = r.WallMedianMs, Preempted = r.Preempted, Settled = r.Settled,
-        Arch = arch.Name, ArchHash = Hash(arch), Input = arch.Input.ToString(), Batch = batch,
+        Arch = name, ArchHash = hash, Input = input, Batch = batch,
         Target = target.Spec, Runtime = target.Runtime, Threads = target.Threads, Machine = MachineInfo.Current.ToString(),
         LoadAvg = MachineInfo.LoadAverage(), Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
     };
+
+    /// <summary>An ONNX file on an ort-cpu target (<see cref="OrtCpuTarget.LoadFile"/>); the hash is of the file's bytes.</summary>
+    public static ArchLatency MeasureOnnxFile(OrtCpuTarget target, string path, int batch = 1, MeasureOptions? o = null, bool throwUnsettled = true)
+    {
+        var (model, shape) = target.LoadFile(path, batch);
+        using (model)
+        {
+            var name = Path.GetFileName(path);
+            var r = LatencyMeter.MeasureMany(new[] { model }, o, new[] { name }, throwUnsettled: throwUnsettled)[0];
+            var hash = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)), 0, 8).ToLowerInvariant();
+            return Record(target, name, hash, string.Join('x', shape.Skip(1)), batch, r);
+        }
+    }
 }
 
 /// <summary>

@@ -44,6 +44,47 @@ public sealed class OrtCpuTarget(int threads = 1) : ILatencyTarget
 
     public ILatencyModel Load(ModelProto model) => new OrtModel(OnnxExport.ToBytes(model), Options()) { RunsOnCallingThread = Threads == 1 };
 
+    /// <summary>
+    /// Any ONNX file with one float input and one output, e.g. a model exported elsewhere: a free first
+    /// (batch) dimension is set to <paramref name="batch"/>; every other input dimension must be fixed.
+    /// Returns the model and its input shape.
+    /// </summary>
+    public (ILatencyModel Model, long[] InputShape) LoadFile(string path, int batch)
+    {
+        if (!File.Exists(path)) throw new TailorException($"{path}: file not found");
+        var bytes = File.ReadAllBytes(path);
+        long[] shape;
+        string? freeBatch = null;
+        try
+        {
+            using var probeOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+            using var probe = new InferenceSession(bytes, probeOptions);
+            if (probe.InputMetadata.Count != 1 || probe.OutputMetadata.Count != 1)
+                throw new TailorException($"{path}: {probe.InputMetadata.Count} inputs and {probe.OutputMetadata.Count} outputs; latency measurement needs one of each");
+            var (name, meta) = probe.InputMetadata.Single();
+            if (!meta.IsTensor || meta.ElementType != typeof(float))
+                throw new TailorException($"{path}: input '{name}' is not a float tensor");
+            var (outName, outMeta) = probe.OutputMetadata.Single();
+            if (!outMeta.IsTensor || outMeta.ElementType != typeof(float))
+                throw new TailorException($"{path}: output '{outName}' is not a float tensor");
+            var dims = meta.Dimensions;
+            if (dims.Length == 0) throw new TailorException($"{path}: input '{name}' is a scalar; expected a batch of tensors");
+            for (int i = 1; i < dims.Length; i++)
+                if (dims[i] < 1) throw new TailorException($"{path}: input '{name}' dimension {i} ('{meta.SymbolicDimensions[i]}') is not fixed; only the first (batch) dimension may be free");
+            if (dims[0] < 1) freeBatch = meta.SymbolicDimensions[0];
+            else if (dims[0] != batch) throw new TailorException($"{path}: the model's batch is fixed at {dims[0]}; pass --batch {dims[0]}");
+            shape = dims.Select(d => (long)d).ToArray();
+            shape[0] = batch;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new TailorException($"{path}: not a loadable ONNX model ({e.Message.Split('\n')[0].Trim()})");
+        }
+        var so = Options();
+        if (!string.IsNullOrEmpty(freeBatch)) so.AddFreeDimensionOverrideByName(freeBatch, batch);
+        return (new OrtModel(bytes, so, inputShape: shape) { RunsOnCallingThread = Threads == 1 }, shape);
+    }
+
     /// <summary>A session with preallocated input (random, seeded) and output: Run() only runs the graph.</summary>
     public sealed class OrtModel : ILatencyModel
     {
@@ -59,23 +100,30 @@ public sealed class OrtCpuTarget(int threads = 1) : ILatencyTarget
         static byte[] _evict = Array.Empty<byte>();
         public static long Sink;
 
-        public OrtModel(byte[] model, SessionOptions options, int seed = 1)
+        /// <param name="inputShape">The input's shape when the model leaves a dimension free (null: the model's own).</param>
+        public OrtModel(byte[] model, SessionOptions options, int seed = 1, long[]? inputShape = null)
         {
             using (options) _session = new InferenceSession(model, options);
             var inMeta = _session.InputMetadata.Single();
             var outMeta = _session.OutputMetadata.Single();
-            long[] inShape = inMeta.Value.Dimensions.Select(d => (long)d).ToArray();
+            long[] inShape = inputShape ?? inMeta.Value.Dimensions.Select(d => (long)d).ToArray();
             long[] outShape = outMeta.Value.Dimensions.Select(d => (long)d).ToArray();
-            if (inShape.Any(d => d < 1) || outShape.Any(d => d < 1))
+            if (inShape.Any(d => d < 1))
                 throw new InvalidOperationException("latency models need a fixed batch (export with DynamicBatch = false)");
             var rng = new Random(seed);
             var x = new float[inShape.Aggregate(1L, (p, d) => p * d)];
             for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
             _x = x;
             _input = OrtValue.CreateTensorValueFromMemory(x, inShape);
-            _output = OrtValue.CreateTensorValueFromMemory(new float[outShape.Aggregate(1L, (p, d) => p * d)], outShape);
             _inNames = new[] { inMeta.Key };
             _outNames = new[] { outMeta.Key };
+            if (outShape.Any(d => d < 1))
+            {
+                // a free output dimension (a foreign model): one untimed run tells its shape, then the output is preallocated as usual
+                using var outs = _session.Run(_run, _inNames, new[] { _input }, _outNames);
+                outShape = outs[0].GetTensorTypeAndShape().Shape;
+            }
+            _output = OrtValue.CreateTensorValueFromMemory(new float[outShape.Aggregate(1L, (p, d) => p * d)], outShape);
         }
 
         public void Run() => _session.Run(_run, _inNames, new[] { _input }, _outNames, new[] { _output });
