@@ -124,7 +124,7 @@ public static class HardwareCommands
             string? archSpec = r.GetValue(arch), onnxPath = r.GetValue(onnx);
             if ((archSpec == null) == (onnxPath == null)) throw new TailorException("give either --arch (an architecture) or --onnx (an ONNX file)");
             int b = r.GetValue(batch);
-            if (b < 1) throw new TailorException($"--batch: expected >= 1 (got {b})");
+            OptionCheck.AtLeast("--batch", b, 1);
             var t = LatencyTargets.Parse(r.GetValue(target)!);
             ArchLatency res;
             string what;

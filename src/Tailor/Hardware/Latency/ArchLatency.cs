@@ -41,11 +41,10 @@ public sealed record ArchLatency
 public static class ArchLatencies
 {
     /// <summary>SHA-256 (first 16 hex digits) of the canonical architecture JSON: the cache key of an architecture.</summary>
-    public static string Hash(Architecture a)
-    {
-        var h = SHA256.HashData(Encoding.UTF8.GetBytes(ArchJson.Write(a)));
-        return Convert.ToHexString(h, 0, 8).ToLowerInvariant();
-    }
+    public static string Hash(Architecture a) => Hash(Encoding.UTF8.GetBytes(ArchJson.Write(a)));
+
+    /// <summary>SHA-256 (first 16 hex digits) of <paramref name="content"/>.</summary>
+    static string Hash(byte[] content) => Convert.ToHexString(SHA256.HashData(content), 0, 8).ToLowerInvariant();
 
     public static ArchLatency Measure(ILatencyTarget target, Architecture arch, int batch = 1, MeasureOptions? o = null, int seed = 0, bool throwUnsettled = true) =>
         MeasureMany(target, new[] { arch }, batch, o, seed, throwUnsettled)[0];
@@ -76,16 +75,17 @@ public static class ArchLatencies
         LoadAvg = MachineInfo.LoadAverage(), Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
     };
 
-    /// <summary>An ONNX file on an ort-cpu target (<see cref="OrtCpuTarget.LoadFile"/>); the hash is of the file's bytes.</summary>
+    /// <summary>An ONNX file on an ort-cpu target (<see cref="OrtCpuTarget.LoadOnnx"/>); the hash is of the file's bytes, read once.</summary>
     public static ArchLatency MeasureOnnxFile(OrtCpuTarget target, string path, int batch = 1, MeasureOptions? o = null, bool throwUnsettled = true)
     {
-        var (model, shape) = target.LoadFile(path, batch);
+        if (!File.Exists(path)) throw new TailorException($"{path}: file not found");
+        var bytes = File.ReadAllBytes(path);
+        var (model, shape) = target.LoadOnnx(bytes, path, batch);
         using (model)
         {
             var name = Path.GetFileName(path);
             var r = LatencyMeter.MeasureMany(new[] { model }, o, new[] { name }, throwUnsettled: throwUnsettled)[0];
-            var hash = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)), 0, 8).ToLowerInvariant();
-            return Record(target, name, hash, string.Join('x', shape.Skip(1)), batch, r);
+            return Record(target, name, Hash(bytes), string.Join('x', shape.Skip(1)), batch, r);
         }
     }
 }

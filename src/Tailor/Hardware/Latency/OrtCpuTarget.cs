@@ -47,12 +47,10 @@ public sealed class OrtCpuTarget(int threads = 1) : ILatencyTarget
     /// <summary>
     /// Any ONNX file with one float input and one output, e.g. a model exported elsewhere: a free first
     /// (batch) dimension is set to <paramref name="batch"/>; every other input dimension must be fixed.
-    /// Returns the model and its input shape.
+    /// Returns the model and its input shape; <paramref name="path"/> (where the bytes came from) names them in errors.
     /// </summary>
-    public (ILatencyModel Model, long[] InputShape) LoadFile(string path, int batch)
+    public (ILatencyModel Model, long[] InputShape) LoadOnnx(byte[] bytes, string path, int batch)
     {
-        if (!File.Exists(path)) throw new TailorException($"{path}: file not found");
-        var bytes = File.ReadAllBytes(path);
         long[] shape;
         string? freeBatch = null;
         try
