@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Spectre.Console;
 using Tailor.Arch;
+using Tailor.Util;
 
 namespace Tailor.Cli;
 
@@ -14,17 +15,22 @@ public static class Cli
     public static int Run(Func<int> body)
     {
         try { return body(); }
-        catch (TailorException e)
-        {
-            Console.Out.Flush();
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
-        }
+        catch (TailorException e) { return Fail(e.Message); }
+        // The machine, not the input: a full disk, a file another process holds, a folder we may not write.
+        // Still one line; anything else is a bug and keeps its stack trace.
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return Fail(e.Message); }
         catch (OperationCanceledException)
         {
             Console.Error.WriteLine("error: interrupted");
             return 130;
         }
+    }
+
+    static int Fail(string message)
+    {
+        Console.Out.Flush();
+        Console.Error.WriteLine($"error: {ErrorText.OneLine(message)}");
+        return 2;
     }
 
     public static void PrintJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonOptions));

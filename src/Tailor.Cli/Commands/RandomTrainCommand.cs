@@ -259,7 +259,7 @@ public static class RandomTrainCommand
     {
         JsonObject o;
         try { o = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new JsonException("not an object"); }
-        catch (JsonException e) { throw new TailorException($"{path}: corrupt state ({e.Message.Split('\n')[0]}); delete it to start the search again"); }
+        catch (JsonException e) { throw new TailorException($"{path}: corrupt state ({ErrorText.Json(e)}); delete it to start the search again"); }
         if ((string?)o["format"] != "tailor-random-train" || (int?)o["version"] != StateVersion)
             throw new TailorException($"{path}: not a random-train state of version {StateVersion}");
         if (o["config"] is not JsonObject had) throw new TailorException($"{path}: state without its configuration");

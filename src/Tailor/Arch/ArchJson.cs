@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Tailor.Util;
 
 namespace Tailor.Arch;
 
@@ -61,7 +62,7 @@ public static class ArchJson
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new TailorException($"{source}: not valid JSON ({e.Message.Split('.')[0]}, line {e.LineNumber + 1})"); }
+        catch (JsonException e) { throw new TailorException($"{source}: not valid JSON ({ErrorText.Json(e)})"); }
         using (doc)
         {
             var r = new Reader(source);

@@ -146,7 +146,7 @@ public sealed class SearchRun<TArch> where TArch : notnull
         if (!File.Exists(path)) throw new TailorException($"{path}: state file not found");
         JsonNode? n;
         try { n = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new TailorException($"{path}: not valid JSON ({e.Message})"); }
+        catch (JsonException e) { throw new TailorException($"{path}: not valid JSON ({ErrorText.Json(e)})"); }
         if (n is not JsonObject o) throw new TailorException($"{path}: not a search state object");
         Load(o, path);
     }

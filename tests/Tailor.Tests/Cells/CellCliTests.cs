@@ -135,6 +135,18 @@ public class CellCliTests
     }
 
     [Theory]
+    [InlineData("gdas")]
+    [InlineData("msg-das")]
+    public void ARisingTemperatureScheduleIsRefused(string method)
+    {
+        string dir = Path.Combine(CellTestKit.TempDir(), "out");
+        var (code, err) = Run(new[] { "search", method, "--out", dir, "--tau-max", "0.1" }.Concat(TinyWith("--tau-min", "10")).ToArray());
+        Assert.Equal(2, code);
+        Assert.Contains("--tau-min 10 is above --tau-max 0.1", ErrorLine(err));
+        Assert.False(Directory.Exists(dir));
+    }
+
+    [Theory]
     [InlineData("--dropblock", "NaN", "--dropblock: expected a probability in [0, 1) (got NaN)")]
     [InlineData("--distill", "-1", "--distill: expected >= 0 (got -1)")]
     public void BadMsgDasNumbersAreRefused(string option, string value, string message)

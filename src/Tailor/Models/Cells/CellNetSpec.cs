@@ -192,7 +192,7 @@ public static class CellNetJson
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new TailorException($"{source}: not valid JSON ({e.Message.Split('.')[0]}, line {e.LineNumber + 1})"); }
+        catch (JsonException e) { throw new TailorException($"{source}: not valid JSON ({ErrorText.Json(e)})"); }
         using (doc)
         {
             TailorException Err(string path, string msg) => new($"{source}: {path}: {msg}");

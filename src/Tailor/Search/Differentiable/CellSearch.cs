@@ -600,7 +600,7 @@ public sealed class CellSearch : IDisposable
     {
         SearchState st;
         try { st = JsonSerializer.Deserialize<SearchState>(File.ReadAllText(Path.Combine(dir, "state.json")), CellSearchOutput.Json)!; }
-        catch (JsonException e) { throw new TailorException($"{dir}/state.json: not a search state ({e.Message.Split('.')[0]})"); }
+        catch (JsonException e) { throw new TailorException($"{dir}/state.json: not a search state ({ErrorText.Json(e)})"); }
         if (st.Format != "tailor-cellsearch-state" || st.Version != 1) throw new TailorException($"{dir}/state.json: not a version-1 cell search state");
         var a = JsonSerializer.Serialize(st.Options with { Epochs = 0, StepsPerEpoch = null }, CellSearchOutput.Json);
         var b = JsonSerializer.Serialize(Options with { Epochs = 0, StepsPerEpoch = null }, CellSearchOutput.Json);

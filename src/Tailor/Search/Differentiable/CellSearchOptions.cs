@@ -112,6 +112,8 @@ public sealed record CellSearchOptions
         OptionCheck.Positive("--arch-lr", ArchLr);
         OptionCheck.Positive("--tau-max", TauMax);
         OptionCheck.Positive("--tau-min", TauMin);
+        // GDAS anneals the temperature down (soft early, nearly hard late); a rising schedule is a swapped pair.
+        if (TauMin > TauMax) throw new TailorException(FormattableString.Invariant($"--tau-min {TauMin} is above --tau-max {TauMax}: the temperature anneals from --tau-max down to --tau-min"));
         OptionCheck.NonNegative("--arch-weight-decay", ArchWeightDecay);
         if (GumbelGrad is not ("gdas" or "sampled")) throw new TailorException($"--gumbel-grad '{GumbelGrad}': expected gdas or sampled");
         int ops = Space == "nb201" ? 5 : 8;

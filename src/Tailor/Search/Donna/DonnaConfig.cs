@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tailor.Arch;
+using Tailor.Util;
 
 namespace Tailor.Search.Donna;
 
@@ -100,7 +101,7 @@ public sealed record DonnaConfig
     public static DonnaConfig FromJson(string json, string source)
     {
         try { return JsonSerializer.Deserialize<DonnaConfig>(json, Json) ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new TailorException($"{source}: corrupt experiment configuration ({e.Message.Split('\n')[0]})"); }
+        catch (JsonException e) { throw new TailorException($"{source}: corrupt experiment configuration ({ErrorText.Json(e)})"); }
     }
 
     public BlockGrid GridOrDefault() => Grid == null ? BlockGrid.Small : BlockGrid.Parse(Grid);

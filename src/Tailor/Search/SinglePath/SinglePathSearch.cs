@@ -74,7 +74,7 @@ public sealed class SinglePathSearch
         {
             var (lo, hi) = table.Range();
             if (t < lo * (1 - config.Tolerance) || t > hi * (1 + config.Tolerance))
-                throw new TailorException($"latency target {t:F3} ms is outside what space '{space.Name}' can reach on this table: {lo:F3} .. {hi:F3} ms");
+                throw new TailorException($"latency target {t:G4} ms is outside what space '{space.Name}' can reach on this table: {lo:F3} .. {hi:F3} ms");
         }
         if (config.Epochs < 1) throw new TailorException($"--epochs must be >= 1 (got {config.Epochs})");
     }

@@ -33,7 +33,7 @@ public sealed class LayeredSearchSpace : ChoiceVectorSpace
             if (!(band >= 0 && band < 1)) throw new TailorException($"--band: expected a fraction in [0, 1) (got {band.ToString(CultureInfo.InvariantCulture)})");
             var (mn, mx) = table!.Range();
             if (!(t >= mn && t <= mx))
-                throw new TailorException($"latency target {t:F3} ms is outside the range the table can reach on this space: {mn:F3} .. {mx:F3} ms");
+                throw new TailorException($"latency target {t:G4} ms is outside the range the table can reach on this space: {mn:F3} .. {mx:F3} ms");
             Lo = t * (1 - band); Hi = t * (1 + band);
         }
     }
