@@ -1,4 +1,5 @@
 using Tailor.Search;
+using Tailor.Util;
 
 namespace Tailor.Benchmarks;
 
@@ -96,7 +97,7 @@ public static class BenchFactory
     public static BenchSetup<Nb201Arch> Nb201(BenchRequest r)
     {
         string file = r.File ?? SharedData.Path201;
-        var table = CsvTable.Load(file);
+        var table = CsvTable.Load(file, SharedData.NotFoundHint);
         var cols = new TableColumns
         {
             Arch = "arch_str",
@@ -114,7 +115,7 @@ public static class BenchFactory
     public static BenchSetup<FbnetArch> Fbnet(BenchRequest r)
     {
         string file = r.File ?? SharedData.PathFbnet;
-        var table = CsvTable.Load(file);
+        var table = CsvTable.Load(file, SharedData.NotFoundHint);
         var cols = new TableColumns
         {
             Arch = "op_indices",

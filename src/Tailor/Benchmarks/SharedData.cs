@@ -9,6 +9,9 @@ public static class SharedData
 {
     public const string EnvVar = "TAILOR_SHARED_DATA";
 
+    /// <summary>What a missing benchmark table's error adds: where the default files are looked up.</summary>
+    public const string NotFoundHint = $"a benchmark table; shared data is looked up in ${EnvVar} or ../shared/data from the repository root";
+
     public static string Root()
     {
         string? env = Environment.GetEnvironmentVariable(EnvVar);

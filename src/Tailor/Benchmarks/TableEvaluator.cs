@@ -1,4 +1,5 @@
 using Tailor.Search;
+using Tailor.Util;
 
 namespace Tailor.Benchmarks;
 

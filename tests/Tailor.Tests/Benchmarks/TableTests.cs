@@ -1,5 +1,6 @@
 using Tailor.Benchmarks;
 using Tailor.Search;
+using Tailor.Util;
 using Tailor.Tests.Search;
 
 namespace Tailor.Tests.Benchmarks;

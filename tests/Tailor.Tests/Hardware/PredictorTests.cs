@@ -97,7 +97,7 @@ public class PredictorTests(ITestOutputHelper log)
         string ops = string.Join(' ', Enumerable.Repeat("3", 22));
         string ok = W("ok.csv", $"index,op_indices,lat\n0,{ops},1.5\n1,{ops},2.5\n");
         Assert.Equal(2, LatencyCsv.Load(ok, enc, "lat").Count);
-        Assert.Equal($"{ok}: no column 'latency_ms_x'; columns: index, op_indices, lat", Assert.Throws<TailorException>(() => LatencyCsv.Load(ok, enc, "latency_ms_x")).Message);
+        Assert.Equal($"{ok}: no column 'latency_ms_x' (columns: index, op_indices, lat)", Assert.Throws<TailorException>(() => LatencyCsv.Load(ok, enc, "latency_ms_x")).Message);
         string nn = W("nn.csv", $"index,op_indices,lat\n0,{ops},1.5\n1,{ops},fast\n");
         Assert.Equal($"{nn}:3: column 'lat': 'fast' is not a number", Assert.Throws<TailorException>(() => LatencyCsv.Load(nn, enc, "lat")).Message);
         string neg = W("neg.csv", $"index,op_indices,lat\n0,{ops},-1\n");
@@ -105,7 +105,7 @@ public class PredictorTests(ITestOutputHelper log)
         string badArch = W("arch.csv", $"index,op_indices,lat\n0,3 3 3,1.5\n");
         Assert.Contains(":2: column 'op_indices': space:fbnet: expected 22 layer choices, got 3", Assert.Throws<TailorException>(() => LatencyCsv.Load(badArch, enc, "lat")).Message);
         string ragged = W("ragged.csv", $"index,op_indices,lat\n0,{ops}\n");
-        Assert.Contains(":2: expected 3 fields, got 2", Assert.Throws<TailorException>(() => LatencyCsv.Load(ragged, enc, "lat")).Message);
+        Assert.Contains(":2: 2 fields, the header has 3", Assert.Throws<TailorException>(() => LatencyCsv.Load(ragged, enc, "lat")).Message);
         Assert.Contains("no architecture column 'op_indices'", Assert.Throws<TailorException>(() => LatencyCsv.Load(W("noarch.csv", "a,lat\n1,2\n"), enc, "lat")).Message);
         Assert.Contains("file not found", Assert.Throws<TailorException>(() => LatencyCsv.Load(Path.Combine(dir, "none.csv"), enc, "lat")).Message);
         Assert.Contains("unknown; expected fbnet, nb201 or space:NAME", Assert.Throws<TailorException>(() => ArchEncodings.Parse("nasbench101")).Message);

@@ -1,8 +1,11 @@
 using System.Globalization;
 
-namespace Tailor.Benchmarks;
+namespace Tailor.Util;
 
-/// <summary>A small CSV table (header + rows, comma separated, double quotes allowed) with errors that name file, line and column.</summary>
+/// <summary>
+/// A CSV table (header + rows, comma separated, double quotes allowed, "" inside quotes is a quote) with errors
+/// that name file, line and column. The one CSV reader for the benchmark tables and the latency data.
+/// </summary>
 public sealed class CsvTable
 {
     public string Path { get; }
@@ -13,10 +16,11 @@ public sealed class CsvTable
 
     CsvTable(string path, string[] header, List<string[]> rows, List<int> lines) { Path = path; Header = header; Rows = rows; Lines = lines; }
 
-    public static CsvTable Load(string path)
+    /// <param name="notFoundHint">Appended to the "file not found" error (e.g. where shared data is looked up).</param>
+    public static CsvTable Load(string path, string? notFoundHint = null)
     {
         if (!File.Exists(path))
-            throw new TailorException($"{path}: benchmark file not found (shared data is looked up in ${SharedData.EnvVar} or ../shared/data from the repository root)");
+            throw new TailorException($"{path}: file not found" + (notFoundHint is null ? "" : $" ({notFoundHint})"));
         string[] all;
         try { all = File.ReadAllLines(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new TailorException($"{path}: cannot read ({e.Message})"); }
